@@ -1,0 +1,266 @@
+"""Labelled image collections: folder layouts, CSV manifests, splits, balancing.
+
+A `Dataset` is an immutable list of `Sample` (a path, a label, and the
+generator and split when known). Images are never read here; detectors and
+training code load them lazily through `aidetect.io.load_image`, and
+`iter_folder` walks a folder without listing it into memory first.
+
+Labels are integers: ``1`` = AI-generated (fake), ``0`` = real.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from aidetect.errors import DatasetError
+from aidetect.io import is_image_path
+
+AI, REAL = 1, 0
+
+_LABEL_WORDS = {
+    "fake": AI, "ai": AI, "ai-generated": AI, "generated": AI, "synthetic": AI, "1": AI, "true": AI,
+    "real": REAL, "0": REAL, "false": REAL, "authentic": REAL, "camera": REAL,
+}
+# Folder names that mark a class, per common layout: real/ fake/, REAL/ FAKE/ (CIFAKE), 0_real/ 1_fake/ (CNNDetection).
+_CLASS_DIRS = {"real": REAL, "0_real": REAL, "fake": AI, "1_fake": AI, "ai": AI}
+
+
+def parse_label(value: str | int | bool) -> int:
+    """Map ``real``/``fake``/``ai``/``0``/``1``/... to ``0`` (real) or ``1`` (AI)."""
+    key = str(int(value) if isinstance(value, bool) else value).strip().lower()
+    if key not in _LABEL_WORDS:
+        raise DatasetError(f"unknown label {value!r}; use 'real' or 'fake' (or 0 / 1)")
+    return _LABEL_WORDS[key]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image."""
+
+    path: Path
+    label: int
+    generator: str | None = None
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset(Sequence[Sample]):
+    """An immutable, indexable collection of `Sample`."""
+
+    samples: tuple[Sample, ...]
+    name: str = "dataset"
+    root: Path | None = field(default=None, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return replace(self, samples=self.samples[index])
+        return self.samples[index]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.fromiter((s.label for s in self.samples), dtype=np.int64, count=len(self.samples))
+
+    @property
+    def paths(self) -> list[Path]:
+        return [s.path for s in self.samples]
+
+    @property
+    def generators(self) -> list[str]:
+        """Generator per sample; real images are ``"real"``, unknown fakes ``"unknown"``."""
+        return [s.generator or ("real" if s.label == REAL else "unknown") for s in self.samples]
+
+    def where(self, keep: Callable[[Sample], bool]) -> Dataset:
+        return replace(self, samples=tuple(s for s in self.samples if keep(s)))
+
+    def split_named(self, split: str) -> Dataset:
+        """The samples whose manifest split is ``split`` (``train``/``val``/``test``)."""
+        subset = self.where(lambda s: s.split == split)
+        if not subset:
+            raise DatasetError(f"{self.name}: no samples in split {split!r}")
+        return replace(subset, name=f"{self.name}[{split}]")
+
+    def counts(self) -> dict[str, int]:
+        return {"real": int((self.labels == REAL).sum()), "fake": int((self.labels == AI).sum())}
+
+    def __repr__(self) -> str:
+        counts = self.counts()
+        return f"Dataset({self.name!r}, {len(self)} samples: {counts['real']} real, {counts['fake']} fake)"
+
+
+def load_dataset(location: str | os.PathLike, *, split: str | None = None) -> Dataset:
+    """Open a CSV manifest or a folder in any supported layout.
+
+    ``split`` keeps only that manifest split (manifests only).
+    """
+    path = Path(location)
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
+    dataset = from_manifest(path) if path.is_file() else from_folder(path)
+    if split is not None:
+        dataset = dataset.split_named(split)
+    return dataset
+
+
+def from_manifest(manifest: str | os.PathLike) -> Dataset:
+    """Read a CSV with columns ``path``, ``label`` and optionally ``generator``, ``split``.
+
+    Relative paths are taken relative to the manifest's folder.
+    """
+    manifest = Path(manifest)
+    root = manifest.parent
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"path", "label"} - set(reader.fieldnames or ())
+        if missing:
+            raise DatasetError(f"{manifest}: manifest lacks column(s) {sorted(missing)}")
+        samples = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                label = parse_label(row["label"])
+            except DatasetError as exc:
+                raise DatasetError(f"{manifest}:{line}: {exc}") from None
+            generator = (row.get("generator") or "").strip() or None
+            samples.append(
+                Sample(
+                    path=root / row["path"],
+                    label=label,
+                    generator="real" if label == REAL else generator,
+                    split=(row.get("split") or "").strip() or None,
+                )
+            )
+    if not samples:
+        raise DatasetError(f"{manifest}: manifest has no rows")
+    return Dataset(tuple(samples), name=manifest.parent.name, root=root)
+
+
+def from_folder(root: str | os.PathLike) -> Dataset:
+    """Collect a labelled folder: ``real/ fake/``, ``REAL/ FAKE/``, ``0_real/ 1_fake/``.
+
+    Class folders may sit at any depth (CNNDetection nests them per category),
+    and sub-folders of a fake folder name the generator.
+    """
+    root = Path(root)
+    samples = sorted(iter_folder_samples(root), key=lambda s: str(s.path))
+    if not samples:
+        raise DatasetError(
+            f"{root}: found no images under class folders named real/fake, REAL/FAKE or 0_real/1_fake"
+        )
+    return Dataset(tuple(samples), name=root.name, root=root)
+
+
+def iter_folder_samples(root: str | os.PathLike) -> Iterator[Sample]:
+    """Stream the samples of a labelled folder without holding the listing in memory."""
+    root = Path(root)
+    for path in iter_images(root, recursive=True):
+        parts = path.relative_to(root).parts[:-1]
+        label, generator = _label_from_parts(parts)
+        if label is not None:
+            yield Sample(path=path, label=label, generator=generator)
+
+
+def _label_from_parts(parts: Sequence[str]) -> tuple[int | None, str | None]:
+    for depth, part in enumerate(parts):
+        label = _CLASS_DIRS.get(part.lower())
+        if label is not None:
+            below = parts[depth + 1 :]
+            if label == REAL:
+                return REAL, "real"
+            return AI, "/".join(below) if below else None
+    return None, None
+
+
+def iter_images(root: str | os.PathLike, *, recursive: bool = True) -> Iterator[Path]:
+    """Yield image files under ``root`` in a stable order, one directory at a time."""
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_file() and is_image_path(entry.name):
+            yield Path(entry.path)
+        elif recursive and entry.is_dir(follow_symlinks=False):
+            yield from iter_images(entry.path, recursive=True)
+
+
+def split_dataset(
+    dataset: Dataset,
+    *,
+    val: float = 0.1,
+    test: float = 0.1,
+    seed: int = 0,
+    group: Callable[[Sample], str] | None = None,
+) -> tuple[Dataset, Dataset, Dataset]:
+    """Stratified train / val / test split; with ``group``, a group never straddles two splits.
+
+    Stratification is by label (and generator when known), so each split keeps
+    the class balance and generator mix. ``group`` maps a sample to a group key
+    (for example the scene or prompt), and whole groups are assigned together.
+    """
+    if not 0 <= val < 1 or not 0 <= test < 1 or val + test >= 1:
+        raise ValueError("val and test must be fractions in [0, 1) with val + test < 1")
+    rng = np.random.default_rng(seed)
+    strata: dict[tuple[int, str], dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
+    for index, sample in enumerate(dataset.samples):
+        key = group(sample) if group else f"#{index}"
+        strata[(sample.label, sample.generator or "")][key].append(sample)
+    parts: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    for _, groups in sorted(strata.items()):
+        keys = sorted(groups)
+        rng.shuffle(keys)
+        total = sum(len(groups[k]) for k in keys)
+        filled = {"test": 0, "val": 0}
+        for key in keys:
+            members = groups[key]
+            if filled["test"] + len(members) <= round(total * test) and test:
+                name = "test"
+            elif filled["val"] + len(members) <= round(total * val) and val:
+                name = "val"
+            else:
+                name = "train"
+            if name != "train":
+                filled[name] += len(members)
+            parts[name].extend(members)
+    return tuple(  # type: ignore[return-value]
+        Dataset(tuple(parts[name]), name=f"{dataset.name}[{name}]", root=dataset.root)
+        for name in ("train", "val", "test")
+    )
+
+
+def balance(dataset: Dataset, *, method: str = "undersample", seed: int = 0) -> Dataset:
+    """Equalise the class counts by dropping (``undersample``) or repeating (``oversample``) samples."""
+    if method not in ("undersample", "oversample"):
+        raise ValueError("method must be 'undersample' or 'oversample'")
+    rng = np.random.default_rng(seed)
+    by_label: dict[int, list[Sample]] = defaultdict(list)
+    for sample in dataset.samples:
+        by_label[sample.label].append(sample)
+    if len(by_label) < 2:
+        raise DatasetError(f"{dataset.name}: cannot balance a dataset with a single class")
+    target = (min if method == "undersample" else max)(len(v) for v in by_label.values())
+    chosen: list[Sample] = []
+    for label in sorted(by_label):
+        members = by_label[label]
+        picks = rng.choice(len(members), size=target, replace=len(members) < target)
+        chosen.extend(members[i] for i in sorted(picks))
+    return replace(dataset, samples=tuple(chosen))
+
+
+def class_weights(labels: Iterable[int]) -> dict[int, float]:
+    """Inverse-frequency weights ``n / (2 * n_class)``, as scikit-learn's ``"balanced"``."""
+    counts = Counter(int(label) for label in labels)
+    total = sum(counts.values())
+    return {label: total / (len(counts) * count) for label, count in sorted(counts.items())}

@@ -1,0 +1,1 @@
+"""Built-in detectors. Each module registers itself through the plugin hook."""

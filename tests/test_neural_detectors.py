@@ -1,0 +1,148 @@
+"""cnn and efficientnet: training, saving, loading, ONNX parity, torch-free inference."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+torch = pytest.importorskip("torch", reason="the torch extra is not installed")
+
+from aidetect.datasets import from_folder  # noqa: E402
+from aidetect.detectors.cnn import CNNDetector  # noqa: E402
+from aidetect.detectors.efficientnet import EfficientNetDetector  # noqa: E402
+from aidetect.training.export import PARITY_TOLERANCE, max_parity_error  # noqa: E402
+
+
+def _write_toy_dataset(root: Path, n_per_class: int = 12, size: int = 48) -> Path:
+    """Reals are smooth gradients with mild noise; fakes carry a strong checkerboard (an up-sampling trace)."""
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 200, size, dtype=np.float32)
+    for label in ("real", "fake"):
+        (root / label).mkdir(parents=True)
+        for index in range(n_per_class):
+            base = ramp[None, :, None] + ramp[:, None, None] * 0.2 + rng.normal(0, 4, (size, size, 3))
+            if label == "fake":
+                checker = (np.indices((size, size)).sum(axis=0) % 2)[:, :, None] * 40.0
+                base = base + checker
+            Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)).save(root / label / f"{index}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def toy_data(tmp_path_factory: pytest.TempPathFactory):
+    return from_folder(_write_toy_dataset(tmp_path_factory.mktemp("toy")))
+
+
+@pytest.fixture(scope="module")
+def trained_cnn(toy_data, tmp_path_factory):
+    detector = CNNDetector(filters=(8, 16), dense_units=8, epochs=3, batch_size=8, crop_size=32, input_size=32,
+                           num_workers=0, lr=5e-3, work_dir=tmp_path_factory.mktemp("cnn-run"))
+    return detector.fit(toy_data, val=toy_data)
+
+
+def test_cnn_learns_an_easy_signal(trained_cnn, toy_data):
+    scores = trained_cnn.predict_proba(toy_data.paths)[:, 1]
+    labels = toy_data.labels
+    assert scores[labels == 1].mean() > scores[labels == 0].mean()
+    assert trained_cnn.card_.info["validation"]["auc"] > 0.8
+
+
+def test_cnn_card_holds_training_facts(trained_cnn):
+    card = trained_cnn.card_
+    assert card.calibration["method"] == "platt"
+    assert set(card.fpr_thresholds) == {0.001, 0.01, 0.05, 0.1}
+    assert card.info["network"]["filters"] == [8, 16]
+    assert card.info["training"]["epochs_run"] >= 1
+
+
+def test_cnn_save_and_load_round_trip(trained_cnn, toy_data, tmp_path):
+    weights = trained_cnn.save(tmp_path / "cnn.pt")
+    card = json.loads((tmp_path / "cnn.json").read_text())
+    assert card["weights"]["file"] == "cnn.pt" and len(card["weights"]["sha256"]) == 64
+    reloaded = CNNDetector(weights=weights)
+    expected = trained_cnn.predict_proba(toy_data.paths[:6])
+    np.testing.assert_allclose(reloaded.predict_proba(toy_data.paths[:6]), expected, atol=1e-6)
+
+
+def test_cnn_onnx_export_matches_torch(trained_cnn, tmp_path):
+    path = trained_cnn.export_onnx(tmp_path / "cnn.onnx")
+    batch = np.random.default_rng(1).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    assert max_parity_error(trained_cnn.torch_module(), path, batch) < PARITY_TOLERANCE
+
+
+def test_cnn_tampered_weights_are_refused(trained_cnn, tmp_path):
+    from aidetect.errors import ChecksumMismatchError
+
+    weights = trained_cnn.save(tmp_path / "cnn.pt")
+    weights.write_bytes(weights.read_bytes() + b"tampered")
+    with pytest.raises(ChecksumMismatchError):
+        CNNDetector(weights=weights).predict(np.zeros((40, 40, 3), dtype=np.uint8))
+
+
+def test_cnn_is_deterministic_with_a_seed(toy_data, tmp_path):
+    def run(seed: int) -> np.ndarray:
+        detector = CNNDetector(filters=(4,), dense_units=4, epochs=1, batch_size=8, crop_size=32, input_size=32,
+                               num_workers=0, seed=seed, work_dir=tmp_path / f"run{seed}-{np.random.rand()}")
+        return detector.fit(toy_data, val=toy_data).decision_function(toy_data.paths[:4])
+
+    np.testing.assert_array_equal(run(3), run(3))
+
+
+def test_training_resumes_from_checkpoint(toy_data, tmp_path):
+    first = CNNDetector(filters=(4,), dense_units=4, epochs=1, batch_size=8, crop_size=32, input_size=32,
+                        num_workers=0, work_dir=tmp_path / "a").fit(toy_data, val=toy_data)
+    assert len(first.history_) == 1
+    resumed = CNNDetector(filters=(4,), dense_units=4, epochs=2, batch_size=8, crop_size=32, input_size=32,
+                          num_workers=0, work_dir=tmp_path / "b", resume=tmp_path / "a" / "last.pt")
+    resumed.fit(toy_data, val=toy_data)
+    assert [record.epoch for record in resumed.history_] == [0, 1]
+
+
+@pytest.fixture(scope="module")
+def saved_efficientnet(toy_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("effnet")
+    detector = EfficientNetDetector(epochs=1, batch_size=8, crop_size=32, input_size=64, num_workers=0,
+                                    work_dir=out / "run")
+    detector.fit(toy_data, val=toy_data)
+    return detector.save(out / "effnet.onnx")
+
+
+def test_efficientnet_onnx_matches_torch(saved_efficientnet):
+    detector = EfficientNetDetector(weights=saved_efficientnet)
+    batch = np.random.default_rng(2).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    assert max_parity_error(detector.torch_module(), saved_efficientnet, batch) < PARITY_TOLERANCE
+
+
+def test_efficientnet_predicts_without_importing_torch(saved_efficientnet, toy_data):
+    script = textwrap.dedent(
+        f"""
+        import sys, json
+        import aidetect
+        detector = aidetect.load("efficientnet", weights={str(saved_efficientnet)!r})
+        predictions = detector.predict_batch({[str(p) for p in toy_data.paths[:3]]!r})
+        banned = [m for m in ("torch", "sklearn", "cv2") if m in sys.modules]
+        print(json.dumps({{"banned": banned, "scores": [p.score for p in predictions]}}))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["banned"] == []
+    assert all(0.0 <= score <= 1.0 for score in report["scores"])
+
+
+def test_efficientnet_threads_give_identical_results(saved_efficientnet, toy_data):
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = EfficientNetDetector(weights=saved_efficientnet)
+    paths = toy_data.paths[:8]
+    sequential = [detector.predict(path).score for path in paths]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda path: detector.predict(path).score, paths * 3))
+    assert threaded == sequential * 3
