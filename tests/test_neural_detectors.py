@@ -146,3 +146,29 @@ def test_efficientnet_threads_give_identical_results(saved_efficientnet, toy_dat
     with ThreadPoolExecutor(max_workers=4) as pool:
         threaded = list(pool.map(lambda path: detector.predict(path).score, paths * 3))
     assert threaded == sequential * 3
+
+
+def test_tune_writes_a_config_the_cnn_accepts(toy_data, tmp_path):
+    pytest.importorskip("optuna", reason="the tune extra is not installed")
+    from aidetect.training.loop import TrainConfig
+    from aidetect.training.tune import tune
+
+    out = tmp_path / "best.json"
+    base = TrainConfig(epochs=2, batch_size=8, num_workers=0, max_steps_per_epoch=2)
+    base = base.__class__(**{**vars(base), "augment": base.augment.__class__(crop_size=32)})
+    summary = tune("cnn", toy_data, toy_data, trials=3, out=out, base_config=base)
+    saved = json.loads(out.read_text())
+    assert saved["network"] == summary["network"] and len(saved["trials"]) == 3
+    detector = CNNDetector(config=out)
+    assert detector.network_config() == saved["network"]
+    assert detector.tuned_training()["optimizer"] in ("adamw", "sgd")
+    network = detector.build_network()
+    assert network(torch.zeros(1, 3, 32, 32)).shape == (1, 1)
+
+
+def test_tune_rejects_untunable_detectors(toy_data, tmp_path):
+    pytest.importorskip("optuna")
+    from aidetect.training.tune import tune
+
+    with pytest.raises(ValueError, match="cnn"):
+        tune("efficientnet", toy_data, toy_data, trials=1, out=tmp_path / "x.json")

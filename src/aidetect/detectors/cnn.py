@@ -57,12 +57,18 @@ class CNNDetector(NeuralDetector):
         self.dropout = dropout
         self.config = config
 
+    def _tuned(self) -> dict[str, Any]:
+        return json.loads(Path(self.config).read_text(encoding="utf-8")) if self.config is not None else {}
+
     def network_config(self) -> dict[str, Any]:
         if self.config is not None:
-            tuned = json.loads(Path(self.config).read_text(encoding="utf-8"))
+            tuned = self._tuned()
             return dict(tuned.get("network", tuned))
         return {"filters": list(self.filters), "convs_per_block": self.convs_per_block, "pooling": self.pooling,
                 "dense_units": self.dense_units, "dropout": self.dropout}
+
+    def tuned_training(self) -> dict[str, Any]:
+        return dict(self._tuned().get("training", {}))
 
     def build_network(self, pretrained: bool = True, network: dict[str, Any] | None = None) -> Any:
         from aidetect.training.architectures import CNNConfig, SmallCNN

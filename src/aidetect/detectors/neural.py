@@ -44,6 +44,7 @@ class NeuralDetector(BaseDetector):
         batch_size: int = 32,
         lr: float | None = None,
         weight_decay: float = 1e-2,
+        optimizer: str = "adamw",
         crop_size: int | None = None,
         input_size: int | None = None,
         seed: int = 0,
@@ -61,6 +62,7 @@ class NeuralDetector(BaseDetector):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.optimizer = optimizer
         self.crop_size = crop_size
         self.input_size = input_size
         self.seed = seed
@@ -138,6 +140,10 @@ class NeuralDetector(BaseDetector):
 
     def network_config(self) -> dict[str, Any]:
         """Architecture hyper-parameters to store in the card."""
+        return {}
+
+    def tuned_training(self) -> dict[str, Any]:
+        """Training hyper-parameters from a tuning result (``lr``, ``optimizer``), if any."""
         return {}
 
     def fit(self, dataset: Dataset, val: Dataset | None = None) -> NeuralDetector:

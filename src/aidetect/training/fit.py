@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import platform
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from aidetect.errors import NotFittedError
 from aidetect.io import load_image
 from aidetect.metrics import roc_auc
 from aidetect.training.augment import AugmentConfig
-from aidetect.training.loop import TrainConfig, train
+from aidetect.training.loop import TrainConfig, TrainResult, train
 from aidetect.weights import ModelCard, sha256_file
 
 if TYPE_CHECKING:
@@ -32,10 +31,12 @@ if TYPE_CHECKING:
 
 
 def train_config_of(detector: NeuralDetector) -> TrainConfig:
+    tuned = detector.tuned_training()
     return TrainConfig(
         epochs=detector.epochs,
         batch_size=detector.batch_size,
-        lr=detector.lr or detector.default_lr,
+        lr=detector.lr or tuned.get("lr") or detector.default_lr,
+        optimizer=tuned.get("optimizer", detector.optimizer),
         weight_decay=detector.weight_decay,
         seed=detector.seed,
         num_workers=detector.num_workers,
@@ -52,9 +53,20 @@ def fit_neural_detector(detector: NeuralDetector, data: Dataset, val: Dataset | 
     work_dir = Path(detector.work_dir or tempfile.mkdtemp(prefix=f"aidetect-{detector.name}-"))
     torch.manual_seed(config.seed)  # the head's random initialisation is part of the run
     network = detector.build_network()
-    started = time.perf_counter()
     result = train(network, data, val, config, work_dir, resume=detector.resume)
-    seconds = time.perf_counter() - started
+    adopt_trained_network(detector, network, data, val, config, result, work_dir)
+
+
+def adopt_trained_network(
+    detector: NeuralDetector,
+    network: torch.nn.Module,
+    data: Dataset,
+    val: Dataset,
+    config: TrainConfig,
+    result: TrainResult,
+    work_dir: Path,
+) -> None:
+    """Make ``network`` (trained by `train`) the detector's model: card, backend, calibration."""
     network.eval()
     detector.model_ = network
     detector.history_ = result.history
@@ -73,7 +85,7 @@ def fit_neural_detector(detector: NeuralDetector, data: Dataset, val: Dataset | 
                 "config": config.to_dict(),
                 "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch + 1,
-                "seconds": round(seconds, 1),
+                "seconds": round(result.seconds, 1),
                 "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
                 "history": [vars(record) for record in result.history],
             },
