@@ -47,6 +47,25 @@ def trained_cnn(toy_data, tmp_path_factory):
     return detector.fit(toy_data, val=toy_data)
 
 
+def test_cnn_detector_defaults_mirror_the_network_config():
+    from aidetect.training.architectures import CNNConfig
+
+    assert CNNConfig.from_dict(CNNDetector().network_config()) == CNNConfig()
+
+
+def test_residual_stem_passes_high_frequencies_only():
+    from aidetect.training.architectures import HighPassResidual
+
+    stem = HighPassResidual()
+    flat = torch.full((1, 3, 16, 16), 0.7)
+    out = stem(flat)
+    assert out.shape == (1, 6, 16, 16)
+    assert torch.equal(out[:, :3], flat)  # the pixels themselves pass unchanged
+    assert out[:, 3:].abs().max() < 1e-6  # a flat image has no residual
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2
+    assert stem(checker.float().expand(1, 3, 16, 16))[:, 3:].abs().mean() > 1.0
+
+
 def test_cnn_learns_an_easy_signal(trained_cnn, toy_data):
     scores = trained_cnn.predict_proba(toy_data.paths)[:, 1]
     labels = toy_data.labels

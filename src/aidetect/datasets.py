@@ -118,29 +118,40 @@ def from_manifest(manifest: str | os.PathLike) -> Dataset:
     """
     manifest = Path(manifest)
     root = manifest.parent
-    with manifest.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"path", "label"} - set(reader.fieldnames or ())
-        if missing:
-            raise DatasetError(f"{manifest}: manifest lacks column(s) {sorted(missing)}")
-        samples = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                label = parse_label(row["label"])
-            except DatasetError as exc:
-                raise DatasetError(f"{manifest}:{line}: {exc}") from None
-            generator = (row.get("generator") or "").strip() or None
-            samples.append(
-                Sample(
-                    path=root / row["path"],
-                    label=label,
-                    generator="real" if label == REAL else generator,
-                    split=(row.get("split") or "").strip() or None,
-                )
-            )
+    try:
+        # utf-8-sig: a manifest saved by a spreadsheet starts with a BOM, which would hide the "path" column.
+        with manifest.open(newline="", encoding="utf-8-sig") as handle:
+            samples = _read_manifest_rows(csv.DictReader(handle), manifest, root)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{manifest}: cannot read manifest ({exc})") from exc
     if not samples:
         raise DatasetError(f"{manifest}: manifest has no rows")
     return Dataset(tuple(samples), name=manifest.parent.name, root=root)
+
+
+def _read_manifest_rows(reader: csv.DictReader, manifest: Path, root: Path) -> list[Sample]:
+    missing = {"path", "label"} - set(reader.fieldnames or ())
+    if missing:
+        raise DatasetError(f"{manifest}: manifest lacks column(s) {sorted(missing)}")
+    samples = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            label = parse_label(row["label"] if row["label"] is not None else "")
+        except DatasetError as exc:
+            raise DatasetError(f"{manifest}:{line}: {exc}") from None
+        path = (row["path"] or "").strip()
+        if not path:
+            raise DatasetError(f"{manifest}:{line}: empty path")
+        generator = (row.get("generator") or "").strip() or None
+        samples.append(
+            Sample(
+                path=root / path,
+                label=label,
+                generator="real" if label == REAL else generator,
+                split=(row.get("split") or "").strip() or None,
+            )
+        )
+    return samples
 
 
 def from_folder(root: str | os.PathLike) -> Dataset:
@@ -208,7 +219,10 @@ def split_dataset(
 
     Stratification is by label (and generator when known), so each split keeps
     the class balance and generator mix. ``group`` maps a sample to a group key
-    (for example the scene or prompt), and whole groups are assigned together.
+    (for example the scene or prompt), and whole groups are assigned together,
+    even when a group holds several labels or generators (the same prompt
+    rendered by several models); a group that would overfill a val/test share
+    in any of its strata goes to train.
     """
     if not 0 <= val < 1 or not 0 <= test < 1 or val + test >= 1:
         raise ValueError("val and test must be fractions in [0, 1) with val + test < 1")
@@ -217,23 +231,37 @@ def split_dataset(
     for index, sample in enumerate(dataset.samples):
         key = group(sample) if group else f"#{index}"
         strata[(sample.label, sample.generator or "")][key].append(sample)
+    spans: dict[str, list[tuple[int, str]]] = defaultdict(list)  # group -> the strata it has members in
+    for stratum in sorted(strata):
+        for key in strata[stratum]:
+            spans[key].append(stratum)
+    shares = {"test": test, "val": val}
+    targets = {
+        stratum: {name: round(sum(map(len, groups.values())) * share) for name, share in shares.items()}
+        for stratum, groups in strata.items()
+    }
+    filled = {stratum: {"test": 0, "val": 0} for stratum in strata}
+
+    def fits(key: str, name: str) -> bool:
+        return bool(shares[name]) and all(
+            filled[s][name] + len(strata[s][key]) <= targets[s][name] for s in spans[key]
+        )
+
     parts: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    assigned: set[str] = set()
     for _, groups in sorted(strata.items()):
         keys = sorted(groups)
         rng.shuffle(keys)
-        total = sum(len(groups[k]) for k in keys)
-        filled = {"test": 0, "val": 0}
         for key in keys:
-            members = groups[key]
-            if filled["test"] + len(members) <= round(total * test) and test:
-                name = "test"
-            elif filled["val"] + len(members) <= round(total * val) and val:
-                name = "val"
-            else:
-                name = "train"
-            if name != "train":
-                filled[name] += len(members)
-            parts[name].extend(members)
+            if key in assigned:  # placed, with all its strata, when an earlier stratum met it
+                continue
+            assigned.add(key)
+            name = "test" if fits(key, "test") else "val" if fits(key, "val") else "train"
+            for stratum in spans[key]:
+                members = strata[stratum][key]
+                if name != "train":
+                    filled[stratum][name] += len(members)
+                parts[name].extend(members)
     return tuple(  # type: ignore[return-value]
         Dataset(tuple(parts[name]), name=f"{dataset.name}[{name}]", root=dataset.root)
         for name in ("train", "val", "test")
@@ -254,7 +282,12 @@ def balance(dataset: Dataset, *, method: str = "undersample", seed: int = 0) -> 
     chosen: list[Sample] = []
     for label in sorted(by_label):
         members = by_label[label]
-        picks = rng.choice(len(members), size=target, replace=len(members) < target)
+        if len(members) < target:
+            # Oversampling keeps every original once and draws only the shortfall with replacement.
+            extra = rng.choice(len(members), size=target - len(members), replace=True)
+            picks = np.concatenate([np.arange(len(members)), extra])
+        else:
+            picks = rng.choice(len(members), size=target, replace=False)
         chosen.extend(members[i] for i in sorted(picks))
     return replace(dataset, samples=tuple(chosen))
 

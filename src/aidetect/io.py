@@ -54,7 +54,13 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS, min_side: in
     if isinstance(source, np.ndarray):
         rgb = _array_to_rgb(source, name)
     else:
-        rgb = _pil_to_rgb(_open_pil(source, name, max_pixels), name)
+        image = _open_pil(source, name, max_pixels)
+        try:
+            rgb = _pil_to_rgb(image, name)
+        except (ImageError, MemoryError):
+            raise
+        except Exception as exc:  # e.g. a mode Pillow cannot convert to RGB ("La", odd TIFF modes)
+            raise UnsupportedImageError(f"cannot convert Pillow mode {image.mode!r} to RGB ({exc})", name) from exc
     if min(rgb.shape[:2]) < min_side:
         raise ImageTooSmallError(
             f"image is {rgb.shape[1]}x{rgb.shape[0]} px, smaller than the minimum side of {min_side} px", name
@@ -81,6 +87,12 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
 
     if isinstance(source, Image.Image):
         _check_pixels(source.size, name, max_pixels)
+        try:
+            source.load()  # a lazily opened PIL image may still hold truncated data
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise CorruptImageError(f"image data is truncated or damaged ({exc})", name) from exc
         return source
     stream = _as_stream(source, name)
     try:
@@ -92,13 +104,19 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
         raise ImageTooLargeError(str(exc), name) from exc
     except Image.UnidentifiedImageError as exc:
         raise UnsupportedImageError("not an image, or an image format Pillow cannot read", name) from exc
-    except OSError as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # OSError, or ValueError & co. from a damaged header (e.g. a garbled PPM)
         raise CorruptImageError(f"could not read image header ({exc})", name) from exc
     _check_pixels(image.size, name, max_pixels)
     try:
         image.seek(0)  # first frame of an animated GIF / WebP / APNG
         image.load()
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(str(exc), name) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # decoders raise OSError, ValueError, SyntaxError, EOFError, struct.error, ...
         raise CorruptImageError(f"image data is truncated or damaged ({exc})", name) from exc
     return image
 
@@ -109,19 +127,30 @@ def _as_stream(source: ImageInput, name: str) -> IO[bytes]:
             raise EmptyImageError("input holds zero bytes", name)
         return _io.BytesIO(bytes(source))
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise ImageError("no such file", name)
-        if not path.is_file():
-            raise ImageError("not a regular file", name)
-        if path.stat().st_size == 0:
+        try:
+            path = Path(source)
+            if not path.exists():
+                raise ImageError("no such file", name)
+            if not path.is_file():
+                raise ImageError("not a regular file", name)
+            data = path.read_bytes()
+        except ImageError:
+            raise
+        except (OSError, ValueError, TypeError) as exc:  # permission denied, name too long, NUL in the path
+            raise ImageError(f"cannot read file ({exc})", name) from exc
+        if not data:
             raise EmptyImageError("file is empty (zero bytes)", name)
-        return _io.BytesIO(path.read_bytes())
+        return _io.BytesIO(data)
     if hasattr(source, "read"):
-        data = source.read()
+        try:
+            data = source.read()
+        except (OSError, ValueError) as exc:  # closed file, not readable, bad encoding in text mode
+            raise ImageError(f"cannot read from the file object ({exc})", name) from exc
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ImageError(f"file object returned {type(data).__name__}, open the file in binary mode ('rb')", name)
         if not data:
             raise EmptyImageError("file object returned zero bytes", name)
-        return _io.BytesIO(data)
+        return _io.BytesIO(bytes(data))
     raise ImageError(f"cannot load an image from a {type(source).__name__}", name)
 
 
@@ -150,7 +179,8 @@ def _pil_to_rgb(image: PILImage.Image, name: str) -> np.ndarray:
         mode in ("RGB", "L") and "transparency" in image.info
     ):
         return _composite_on_white(np.asarray(image.convert("RGBA")))
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    # np.array (not asarray): arrays over a PIL buffer are read-only, and callers may want to modify theirs.
+    return np.array(image.convert("RGB"), dtype=np.uint8)
 
 
 def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
@@ -180,10 +210,16 @@ def _to_uint8(array: np.ndarray, name: str) -> np.ndarray:
             raise ImageError("float images must be scaled to [0, 1]", name)
         return np.round(array * 255.0).astype(np.uint8)
     if np.issubdtype(array.dtype, np.integer):
-        if array.min() < 0:
+        low, high = int(array.min()), int(array.max())
+        if low < 0:
             raise ImageError("integer image holds negative values", name)
-        # 16-bit data (I;16 PNGs, uint16 arrays) keeps its top byte; small ints are already 8-bit.
-        return (array >> 8).astype(np.uint8) if array.max() > 255 else array.astype(np.uint8)
+        if high > 65535:
+            raise ImageError(f"integer image holds values up to {high}, beyond the 16-bit range", name)
+        # 16-bit data keeps its top byte (65535 -> 255). uint16 (I;16 PNGs, uint16 arrays) is 16-bit whatever
+        # its values, so a dark 16-bit image stays dark; wider ints are 16-bit only if they exceed 255.
+        if (array.dtype.kind == "u" and array.dtype.itemsize == 2) or high > 255:
+            return (array >> 8).astype(np.uint8)
+        return array.astype(np.uint8)
     raise ImageError(f"unsupported array dtype {array.dtype}", name)
 
 

@@ -10,6 +10,7 @@ erases the high-frequency traces generators leave.
 from __future__ import annotations
 
 import io as _io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if image.shape[:2] == (height, width):
         return image
     resized = Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC)
-    return np.asarray(resized)
+    return np.array(resized)  # np.array, not asarray: an array over a PIL buffer is read-only
 
 
 def resize_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
@@ -102,23 +103,27 @@ def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
     if not 1 <= quality <= 100:
         raise ValueError(f"JPEG quality must be in [1, 100], got {quality}")
     with Image.open(_io.BytesIO(encode_jpeg(image, quality))) as decoded:
-        return np.asarray(decoded.convert("RGB"))
+        return np.array(decoded.convert("RGB"))
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with standard deviation ``sigma`` pixels."""
     from PIL import Image, ImageFilter
 
-    return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius=sigma)))
+    return np.array(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius=sigma)))
 
 
 def tile_positions(length: int, size: int, max_tiles: int) -> list[int]:
-    """Evenly spaced start offsets of ``size``-long windows covering ``length``.
+    """Evenly spaced start offsets of ``size``-long windows spread over ``length``.
 
-    About one window per ``size`` pixels (rounded), capped at ``max_tiles``;
-    windows overlap rather than leaving a strip uncovered.
+    About one window per ``size`` pixels, rounded to the nearest count and
+    capped at ``max_tiles``. The windows sample the image rather than tile it
+    exactly: the traces detectors look for are everywhere in an image, so
+    rounding (not ceiling) keeps the crop count, and the cost, down. Below
+    the cap, every gap between windows and every uncovered margin is smaller
+    than half a window.
     """
-    count = int(min(max_tiles, max(1, round(length / size))))
+    count = int(min(max_tiles, max(1, math.floor(length / size + 0.5))))  # half up, not banker's rounding
     if count == 1:
         return [(length - size) // 2]
     return [round(offset) for offset in np.linspace(0, length - size, count)]

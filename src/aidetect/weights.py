@@ -71,7 +71,7 @@ class ModelCard:
                 info={k: v for k, v in data.items() if k not in _CARD_KEYS},
                 path=path,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise WeightsError(f"{path or 'model card'}: malformed model card ({exc!r})") from exc
 
     @classmethod

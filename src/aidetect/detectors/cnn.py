@@ -25,7 +25,9 @@ class CNNDetector(NeuralDetector):
     """Small CNN on PyTorch.
 
     Architecture parameters: ``filters`` (per block), ``convs_per_block``,
-    ``pooling`` (``"max"``/``"avg"``), ``dense_units``, ``dropout``; or
+    ``pooling`` (``"max"``/``"avg"``), ``dense_units``, ``dropout``,
+    ``residual_stem`` (feed the fixed high-pass residual beside the pixels);
+    the defaults mirror `aidetect.training.architectures.CNNConfig`. Or
     ``config``: the path of a JSON written by ``aidetect tune cnn``.
     """
 
@@ -41,11 +43,12 @@ class CNNDetector(NeuralDetector):
         self,
         weights: str | os.PathLike | None = None,
         *,
-        filters: Sequence[int] = (16, 32, 64, 128),
+        filters: Sequence[int] = (24, 48, 96, 192),
         convs_per_block: int = 1,
         pooling: str = "max",
-        dense_units: int = 64,
+        dense_units: int = 128,
         dropout: float = 0.3,
+        residual_stem: bool = True,
         config: str | os.PathLike | None = None,
         **options: Any,
     ) -> None:
@@ -55,6 +58,7 @@ class CNNDetector(NeuralDetector):
         self.pooling = pooling
         self.dense_units = dense_units
         self.dropout = dropout
+        self.residual_stem = residual_stem
         self.config = config
 
     def _tuned(self) -> dict[str, Any]:
@@ -65,7 +69,7 @@ class CNNDetector(NeuralDetector):
             tuned = self._tuned()
             return dict(tuned.get("network", tuned))
         return {"filters": list(self.filters), "convs_per_block": self.convs_per_block, "pooling": self.pooling,
-                "dense_units": self.dense_units, "dropout": self.dropout}
+                "dense_units": self.dense_units, "dropout": self.dropout, "residual_stem": self.residual_stem}
 
     def tuned_training(self) -> dict[str, Any]:
         return dict(self._tuned().get("training", {}))

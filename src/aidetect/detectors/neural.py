@@ -41,6 +41,7 @@ class NeuralDetector(BaseDetector):
         weights: str | os.PathLike | None = None,
         *,
         epochs: int = 8,
+        patience: int = 3,
         batch_size: int = 32,
         lr: float | None = None,
         weight_decay: float = 1e-2,
@@ -59,6 +60,7 @@ class NeuralDetector(BaseDetector):
         super().__init__(threshold=threshold, target_fpr=target_fpr, uncertain_band=uncertain_band)
         self.weights = weights
         self.epochs = epochs
+        self.patience = patience
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay

@@ -34,6 +34,7 @@ def train_config_of(detector: NeuralDetector) -> TrainConfig:
     tuned = detector.tuned_training()
     return TrainConfig(
         epochs=detector.epochs,
+        patience=detector.patience,
         batch_size=detector.batch_size,
         lr=detector.lr or tuned.get("lr") or detector.default_lr,
         optimizer=tuned.get("optimizer", detector.optimizer),

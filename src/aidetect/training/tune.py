@@ -20,7 +20,7 @@ from aidetect.training.loop import EpochRecord, TrainConfig, train
 
 
 def suggest_cnn(trial: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The CNN search space: filters, depth, pooling, dense units, dropout, learning rate, optimizer."""
+    """The CNN search space: filters, depth, pooling, dense units, dropout, residual stem, learning rate, optimizer."""
     base = trial.suggest_categorical("base_filters", [8, 16, 24, 32])
     blocks = trial.suggest_int("blocks", 3, 5)
     network = {
@@ -29,6 +29,7 @@ def suggest_cnn(trial: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "pooling": trial.suggest_categorical("pooling", ["max", "avg"]),
         "dense_units": trial.suggest_categorical("dense_units", [32, 64, 128]),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "residual_stem": trial.suggest_categorical("residual_stem", [True, False]),
     }
     training = {
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),

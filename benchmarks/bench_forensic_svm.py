@@ -1,0 +1,174 @@
+"""forensic-svm speed: scan throughput on 512x512 files with 1 and 2 worker processes, and training time.
+
+Throughput is what a user of ``aidetect scan --detector forensic-svm`` gets:
+files on disk (JPEG q90, 512x512, made from the mixed-v1 test images by
+tiling their native pixels, never resampling), decoding, four 256 px tiles
+per image, features, SVM and calibration included. The worker counts are
+timed interleaved (``--repeats`` rounds, median), in one run, so the ratio
+between them is meaningful even on a noisy machine.
+
+Training time is read from the bundled model card (the run that produced
+the bundled weights, on this project's 2-core machine); ``--train`` retrains
+on mixed-v1's train split here and times it again (about ten minutes).
+
+Writes ``<out>/forensic_svm.json`` and ``<out>/forensic_svm.md``.
+
+    python benchmarks/bench_forensic_svm.py
+    python benchmarks/bench_forensic_svm.py --images 32 --repeats 1     # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_accuracy import DEFAULT_MANIFEST, load_test_split, run_facts
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+SIZE = 512
+DETECTOR = "forensic-svm"
+
+
+def native_mosaic(paths: list[str], size: int) -> np.ndarray:
+    """A ``size x size`` image made of native-resolution pieces of the given images (no resampling)."""
+    from aidetect.io import load_image
+
+    canvas = np.zeros((size, size, 3), dtype=np.uint8)
+    half = size // 2
+    for index, path in enumerate(paths[:4]):
+        image = load_image(path)
+        piece = np.pad(image, ((0, max(0, half - image.shape[0])), (0, max(0, half - image.shape[1])), (0, 0)),
+                       mode="reflect")[:half, :half]
+        row, column = divmod(index, 2)
+        canvas[row * half:(row + 1) * half, column * half:(column + 1) * half] = piece
+    return canvas
+
+
+def write_images(folder: Path, manifest: Path, count: int) -> list[Path]:
+    """``count`` 512x512 JPEG q90 files built from the test split, alternating real and AI sources."""
+    from PIL import Image
+
+    test = load_test_split(manifest, None)
+    paths = [str(p) for p in test.paths]
+    files = []
+    for index in range(count):
+        picks = [paths[(index * 4 + k) % len(paths)] for k in range(4)]
+        target = folder / f"{index:04d}.jpg"
+        Image.fromarray(native_mosaic(picks, SIZE)).save(target, quality=90)
+        files.append(target)
+    return files
+
+
+def time_scan(folder: Path, workers: int) -> tuple[float, int]:
+    """Seconds to scan ``folder`` with ``workers`` processes, and how many files were judged."""
+    from aidetect.scan import scan
+
+    started = time.perf_counter()
+    results = list(scan([folder], DETECTOR, workers=workers, batch_size=8))
+    seconds = time.perf_counter() - started
+    judged = sum(1 for result in results if result.ok)
+    if judged != len(results):
+        raise RuntimeError(f"{len(results) - judged} file(s) failed: {[r.error for r in results if not r.ok][:3]}")
+    return seconds, judged
+
+
+def throughput(folder: Path, worker_counts: list[int], repeats: int) -> dict[str, Any]:
+    time_scan(folder, 1)  # warm-up: imports, file cache, model load
+    seconds: dict[int, list[float]] = {w: [] for w in worker_counts}
+    judged = 0
+    for round_ in range(repeats):
+        order = worker_counts[round_ % len(worker_counts):] + worker_counts[:round_ % len(worker_counts)]
+        for workers in order:
+            elapsed, judged = time_scan(folder, workers)
+            seconds[workers].append(elapsed)
+    rates = {w: judged / statistics.median(s) for w, s in seconds.items()}
+    return {
+        "images": judged,
+        "seconds": {str(w): s for w, s in seconds.items()},
+        "images_per_second": {str(w): r for w, r in rates.items()},
+        "speedup_vs_1_worker": {str(w): rates[w] / rates[worker_counts[0]] for w in worker_counts},
+    }
+
+
+def training_time(retrain: bool, manifest: Path) -> dict[str, Any]:
+    from aidetect.weights import load_card
+
+    card = load_card(DETECTOR)
+    recorded = card.info.get("training", {})
+    facts: dict[str, Any] = {
+        "bundled_model": {
+            "seconds": recorded.get("training_time_seconds"),
+            "timings": recorded.get("timings"),
+            "machine": recorded.get("machine"),
+            "n_train_views": recorded.get("n"),
+        }
+    }
+    if retrain:
+        from aidetect.detectors.forensic_svm import train_main
+
+        with tempfile.TemporaryDirectory() as scratch:
+            card_data = train_main(manifest, out=Path(scratch) / "forensic-svm.skops", n_jobs=2,
+                                   evaluate_test=False, log=None)
+        facts["this_run"] = {"seconds": card_data["training"]["training_time_seconds"],
+                             "timings": card_data["training"]["timings"]}
+    return facts
+
+
+def to_markdown(data: dict[str, Any]) -> str:
+    machine = data["run"]["machine"]
+    speed = data["throughput"]
+    lines = [
+        "# forensic-svm speed",
+        "",
+        f"Run {data['run']['date']} on {machine['cpu']} ({machine['cpus_usable']} usable CPUs).",
+        "",
+        f"## Scan throughput, {speed['images']} files of {SIZE}x{SIZE} (JPEG q90, 4 tiles each)",
+        "",
+        "| worker processes | images/s | speed-up vs 1 |",
+        "|---:|---:|---:|",
+    ]
+    for workers, rate in speed["images_per_second"].items():
+        lines.append(f"| {workers} | {rate:.1f} | {speed['speedup_vs_1_worker'][workers]:.2f}x |")
+    bundled = data["training"]["bundled_model"]
+    lines += ["", "## Training time (full mixed-v1 train split)", ""]
+    if bundled["seconds"] is not None:
+        lines.append(f"- bundled model: {bundled['seconds']:.0f} s on {bundled['machine']} "
+                     f"({bundled['n_train_views']} training views; {bundled['timings']})")
+    if "this_run" in data["training"]:
+        lines.append(f"- this run: {data['training']['this_run']['seconds']:.0f} s "
+                     f"({data['training']['this_run']['timings']})")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--images", type=int, default=128, help="512x512 files to scan (default: 128)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train", action="store_true", help="also retrain and time a full training run")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="aidetect-bench-") as scratch:
+        write_images(Path(scratch), args.manifest, args.images)
+        speed = throughput(Path(scratch), args.workers, args.repeats)
+    data = {"run": run_facts(), "throughput": speed, "training": training_time(args.train, args.manifest)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "forensic_svm.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (args.out / "forensic_svm.md").write_text(to_markdown(data), encoding="utf-8")
+    print(to_markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
