@@ -147,6 +147,7 @@ def build_detector(name: str) -> tuple[Any | None, str | None, dict[str, Any]]:
     import aidetect
     from aidetect.errors import AidetectError
     from aidetect.registry import get_registry
+    from aidetect.weights import bundled_dir
 
     base = "efficientnet" if name == INT8 else name
     try:
@@ -167,11 +168,14 @@ def build_detector(name: str) -> tuple[Any | None, str | None, dict[str, Any]]:
     except (AidetectError, ImportError, OSError) as exc:
         return None, f"{type(exc).__name__}: {exc}", {}
     facts: dict[str, Any] = {"class": type(detector).__name__}
-    card = getattr(detector, "card_", None) if hasattr(type(detector), "card_") else None
-    if card is not None:
-        facts.update(threshold=card.threshold, input_size=getattr(card, "input_size", None),
-                     weights=card.weights_file if name != INT8 else card.info.get("int8", {}).get("file"))
-    if name == "ensemble":
+    if name != "ensemble":
+        policy = detector.crop_policy()
+        facts.update(threshold=detector.decision_rule().threshold, input_size=policy.input_size,
+                     max_tiles_per_side=policy.max_tiles_per_side)
+        if info.card is not None:
+            card = json.loads((bundled_dir() / f"{info.card}.json").read_text(encoding="utf-8"))
+            facts["weights"] = (card.get("int8") if name == INT8 else card["weights"])["file"]
+    else:
         facts.update(members=[m.name for m in detector.members_], method=detector.method)
     return detector, None, facts
 
@@ -244,6 +248,29 @@ def _f(value: Any, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
+def robustness_table(report: dict[str, Any], metric: str, title: str) -> list[str]:
+    """Markdown lines: ``metric`` of every detector under every condition, with its change from clean."""
+    conditions = [c for c in report["conditions"] if c != "clean"]
+    lines = ["", f"## Robustness: {title} (change from clean)", "",
+             "| detector | clean | " + " | ".join(conditions) + " |",
+             "|---|" + "---:|" * (len(conditions) + 1)]
+    for name in report["detectors"]:
+        by_condition = report["results"][name]
+        cells = [_f(by_condition["clean"]["metrics"][metric])]
+        for condition in conditions:
+            entry = by_condition[condition]
+            cells.append(f"{_f(entry['metrics'][metric])} ({_f((entry['delta'] or {}).get(metric), True)})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_outputs(out: Path, stem: str, data: dict[str, Any], markdown: str) -> None:
+    """``<out>/<stem>.json`` and ``<out>/<stem>.md``: every benchmark writes its results this way."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    (out / f"{stem}.md").write_text(markdown, encoding="utf-8")
+
+
 def summary_markdown(data: dict[str, Any]) -> str:
     facts, report = data["run"], data["report"]
     machine = facts["machine"]
@@ -270,27 +297,8 @@ def summary_markdown(data: dict[str, Any]) -> str:
             f"{_f(clean['f1'])} | {_f(clean['ece'])} | {_f(norm.get('accuracy'))} | {_f(norm.get('roc_auc'))} | "
             f"{_f(norm.get('f1'))} | {data['seconds'][name]:.0f} |"
         )
-    conditions = [c for c in report["conditions"] if c != "clean"]
-    lines += ["", "## Robustness: AUC (change from clean)", "",
-              "| detector | clean | " + " | ".join(conditions) + " |",
-              "|---|" + "---:|" * (len(conditions) + 1)]
-    for name in report["detectors"]:
-        by_condition = report["results"][name]
-        cells = [_f(by_condition["clean"]["metrics"]["roc_auc"])]
-        for condition in conditions:
-            entry = by_condition[condition]
-            cells.append(f"{_f(entry['metrics']['roc_auc'])} ({_f((entry['delta'] or {}).get('roc_auc'), True)})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "## Robustness: accuracy (change from clean)", "",
-              "| detector | clean | " + " | ".join(conditions) + " |",
-              "|---|" + "---:|" * (len(conditions) + 1)]
-    for name in report["detectors"]:
-        by_condition = report["results"][name]
-        cells = [_f(by_condition["clean"]["metrics"]["accuracy"])]
-        for condition in conditions:
-            entry = by_condition[condition]
-            cells.append(f"{_f(entry['metrics']['accuracy'])} ({_f((entry['delta'] or {}).get('accuracy'), True)})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for metric, title in (("roc_auc", "AUC"), ("accuracy", "accuracy")):
+        lines += robustness_table(report, metric, title)
     lines += ["", "## By file format (share judged correctly, clean → normalised)", "",
               "Reals and fakes differ in file format and JPEG quality in mixed-v1; a detector reading the format "
               "shows a wide spread across one class's cells under clean.", ""]
@@ -359,8 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": merged.to_dict(),
         "by_format": by_format(merged, dataset, format_cells(args.manifest)),
     }
-    (args.out / "accuracy.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    (args.out / "accuracy.md").write_text(summary_markdown(data), encoding="utf-8")
+    write_outputs(args.out, "accuracy", data, summary_markdown(data))
     print(f"wrote {args.out / 'accuracy.json'}, {args.out / 'accuracy.md'} and {args.out / 'accuracy'}/")
     return 0
 

@@ -20,7 +20,6 @@ Writes ``<out>/forensic_svm.json`` and ``<out>/forensic_svm.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_accuracy import DEFAULT_MANIFEST, load_test_split, run_facts
+from bench_accuracy import DEFAULT_MANIFEST, load_test_split, run_facts, write_outputs
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 SIZE = 512
@@ -163,9 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         write_images(Path(scratch), args.manifest, args.images)
         speed = throughput(Path(scratch), args.workers, args.repeats)
     data = {"run": run_facts(), "throughput": speed, "training": training_time(args.train, args.manifest)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "forensic_svm.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    (args.out / "forensic_svm.md").write_text(to_markdown(data), encoding="utf-8")
+    write_outputs(args.out, "forensic_svm", data, to_markdown(data))
     print(to_markdown(data))
     return 0
 

@@ -20,7 +20,6 @@ fold trains in about a minute and a half on 2 cores). Writes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_accuracy import DEFAULT_MANIFEST, run_facts
+from bench_accuracy import DEFAULT_MANIFEST, run_facts, write_outputs
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -104,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {"run": run_facts(), "detector": "forensic-svm", "recipe": "views_per_image=1, C=10, gamma=scale",
             "families": {f: list(FAMILIES[f]) for f in families}, "seconds": time.perf_counter() - started,
             "table": table}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "logo.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    (args.out / "logo.md").write_text(to_markdown(data), encoding="utf-8")
+    write_outputs(args.out, "logo", data, to_markdown(data))
     print(to_markdown(data))
     return 0
 

@@ -8,9 +8,10 @@ repeats. Comparisons are quoted as ratios of those medians.
 (a) efficientnet: the same weights on ONNX Runtime (fp32, and the int8
     variant) and in PyTorch eager (the ``.pt`` state dict beside the ONNX
     file), with 1 thread (the per-core figure: ``torch.set_num_threads(1)``,
-    ONNX ``intra_op_num_threads=1``) and with all cores; batch 1 and 32 at the
-    model card's input size (224). ``raw`` times the network call alone on a
-    prepared float32 batch (``session.run`` / ``module(x)``); ``e2e`` times
+    ONNX ``intra_op_num_threads=1``) and with all cores; batch 1 and 32 at
+    input size ``--effnet-size`` (default 224, the size the speed aims are
+    stated at; the card's own is smaller). ``raw`` times the network call
+    alone on a prepared float32 batch (``session.run`` / ``module(x)``); ``e2e`` times
     ``predict`` / ``predict_batch`` on uint8 images of the input size
     (normalisation, batching, calibration included; decoding excluded).
 (b) cnn: its torch module at its input size (128), batch 1 and 32, raw and e2e.
@@ -44,7 +45,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_accuracy import run_facts  # the same run facts as the accuracy benchmark
+from bench_accuracy import run_facts, write_outputs  # the same run facts as the accuracy benchmark
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 INT8 = "efficientnet-int8"
@@ -134,8 +135,9 @@ def bench_efficientnet(threads_list: list[int], args: argparse.Namespace) -> dic
 
     import aidetect
 
-    reference = aidetect.load("efficientnet")
-    size = reference.card_.input_size
+    card_size = aidetect.load("efficientnet").card_.input_size
+    size = args.effnet_size or card_size
+    reference = aidetect.load("efficientnet", input_size=size)
     module = reference.torch_module()
     has_int8 = bool(reference.card_.info.get("int8"))
     pictures = images(32, size)
@@ -148,12 +150,12 @@ def bench_efficientnet(threads_list: list[int], args: argparse.Namespace) -> dic
     records: list[dict[str, Any]] = []
     for threads in threads_list:
         torch.set_num_threads(threads)
-        backends: dict[str, Any] = {"onnx-fp32": aidetect.load("efficientnet", threads=threads)}
+        backends: dict[str, Any] = {"onnx-fp32": aidetect.load("efficientnet", threads=threads, input_size=size)}
         if has_int8:
-            backends["onnx-int8"] = aidetect.load("efficientnet", quantized=True, threads=threads)
+            backends["onnx-int8"] = aidetect.load("efficientnet", quantized=True, threads=threads, input_size=size)
         for detector in backends.values():
             detector.card_  # noqa: B018  (load the session now, not inside the timing)
-        torch_detector = _torch_backed(aidetect.load("efficientnet", threads=threads), module)
+        torch_detector = _torch_backed(aidetect.load("efficientnet", threads=threads, input_size=size), module)
         torch_detector.card_  # noqa: B018
         if has_int8 and "max_abs_logit_diff_int8_vs_fp32" not in parity:
             int8_logits = backends["onnx-int8"].session_.run(None, {"input": x32})[0].ravel()
@@ -185,7 +187,8 @@ def bench_efficientnet(threads_list: list[int], args: argparse.Namespace) -> dic
         print(f"efficientnet, {threads} thread(s): {len(cases)} cases x {args.repeats} repeats", flush=True)
         records += run_interleaved(cases, args.repeats, args.warmup, args.min_time)
     torch.set_num_threads(os.cpu_count() or 1)
-    return {"input_size": size, "int8_available": has_int8, "parity": parity, "records": records}
+    return {"input_size": size, "card_input_size": card_size, "int8_available": has_int8, "parity": parity,
+            "records": records}
 
 
 def efficientnet_ratios(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -371,7 +374,8 @@ def to_markdown(data: dict[str, Any]) -> str:
     if effnet:
         records, size = effnet["records"], effnet["input_size"]
         backends = ["onnx-fp32", "torch"] + (["onnx-int8"] if effnet["int8_available"] else [])
-        lines += [f"## efficientnet at {size}x{size}", "",
+        lines += [f"## efficientnet at {size}x{size} (its card's default input size: "
+                  f"{effnet.get('card_input_size', size)})", "",
                   "`raw`: the network call on a prepared float32 batch; `e2e`: `predict`/`predict_batch` on uint8 "
                   f"{size}x{size} images (one crop each). 1 thread is the per-core figure.", "",
                   "| mode | threads | batch | " + " | ".join(backends) + " | ONNX/torch | int8/fp32 |",
@@ -443,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 repeats of 0.05 s, 1 warm-up")
     parser.add_argument("--only", nargs="+", choices=("efficientnet", "cnn", "end-to-end", "memory"),
                         help="run only these parts")
+    parser.add_argument("--effnet-size", type=int, default=224,
+                        help="efficientnet input size for part (a) (default: 224; 0: the model card's)")
     parser.add_argument("--rss-child", metavar="NAME", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -478,12 +484,10 @@ def main(argv: list[str] | None = None) -> int:
     for part, why in notes.items():
         print(f"skipped {part}: {why}", flush=True)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "speed.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     markdown = to_markdown(data)
     if notes:
         markdown += "\n" + "\n".join(f"- {part} skipped: {why}" for part, why in notes.items()) + "\n"
-    (args.out / "speed.md").write_text(markdown, encoding="utf-8")
+    write_outputs(args.out, "speed", data, markdown)
     print(f"wrote {args.out / 'speed.json'} and {args.out / 'speed.md'}")
     return 0
 

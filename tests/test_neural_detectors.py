@@ -139,6 +139,15 @@ def test_efficientnet_onnx_matches_torch(saved_efficientnet):
     assert max_parity_error(detector.torch_module(), saved_efficientnet, batch) < PARITY_TOLERANCE
 
 
+def test_efficientnet_onnx_accepts_another_input_size(saved_efficientnet, toy_data):
+    """Height and width are dynamic in the export: input_size=96 runs, and matches torch there too."""
+    detector = EfficientNetDetector(weights=saved_efficientnet, input_size=96)
+    assert detector.crop_policy().input_size == 96
+    batch = np.random.default_rng(3).standard_normal((2, 3, 96, 96)).astype(np.float32)
+    assert max_parity_error(detector.torch_module(), saved_efficientnet, batch) < PARITY_TOLERANCE
+    assert 0.0 <= detector.predict(toy_data.paths[0]).score <= 1.0
+
+
 def test_efficientnet_predicts_without_importing_torch(saved_efficientnet, toy_data):
     script = textwrap.dedent(
         f"""

@@ -81,6 +81,7 @@ __all__ = [
     "center_crop_share",
     "condition_names",
     "evaluate",
+    "json_safe",
     "leave_one_generator_out",
     "logo_to_markdown",
     "score_dataset",
@@ -390,12 +391,12 @@ def _deduplicated(errors: list[EvaluationError]) -> list[EvaluationError]:
 # -- the report --------------------------------------------------------------------------------
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Plain JSON types only: nan and inf become None, numpy scalars and arrays become Python ones."""
     if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(item) for item in (value.tolist() if isinstance(value, np.ndarray) else value)]
+        return [json_safe(item) for item in (value.tolist() if isinstance(value, np.ndarray) else value)]
     if isinstance(value, (np.integer, np.bool_)):
         return value.item()
     if isinstance(value, (float, np.floating)):
@@ -443,7 +444,7 @@ class EvaluationReport:
 
     def to_dict(self, include_scores: bool = False) -> dict[str, Any]:
         """A JSON-serialisable dict (nan becomes null); raw scores only with ``include_scores``."""
-        return _json_safe(
+        return json_safe(
             {
                 "dataset": self.dataset,
                 "n_images": self.n_images,

@@ -504,7 +504,10 @@ def _rounded(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_jsonable) + "\n", encoding="utf-8")
+    """JSON without NaN (a one-class generator has no AUC: null), numpy values as Python ones."""
+    from aidetect.evaluation import json_safe
+
+    path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 # -- loading -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""ONNX export (opset 17, dynamic batch) with a parity check, and int8 quantisation."""
+"""ONNX export (opset 17, dynamic batch and image size) with a parity check, and int8 quantisation."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ PARITY_TOLERANCE = 1e-4
 
 
 def export_module(network: torch.nn.Module, path: Path, input_size: int, *, opset: int = 17) -> Path:
-    """Write ``network`` as ONNX with input ``input`` (N x 3 x S x S) and output ``logit`` (N x 1)."""
+    """Write ``network`` as ONNX with input ``input`` (N x 3 x H x W) and output ``logit`` (N x 1).
+
+    Batch, height and width are dynamic (the networks are fully convolutional
+    up to a global pooling), so a caller may choose another input size than
+    the ``input_size`` traced here, e.g. ``aidetect.load("efficientnet", input_size=224)``.
+    """
     network.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, input_size, input_size)
@@ -25,7 +30,7 @@ def export_module(network: torch.nn.Module, path: Path, input_size: int, *, opse
         warnings.simplefilter("ignore")  # the TorchScript exporter's own deprecation chatter
         torch.onnx.export(
             network, (dummy,), str(path), opset_version=opset, input_names=["input"], output_names=["logit"],
-            dynamic_axes={"input": {0: "batch"}, "logit": {0: "batch"}}, dynamo=False,
+            dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}, "logit": {0: "batch"}}, dynamo=False,
         )
     return path
 
