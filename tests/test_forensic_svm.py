@@ -161,3 +161,36 @@ def test_cards_hold_no_nan(tmp_path: Path) -> None:
     path = tmp_path / "card.json"
     _write_json(path, {"per_generator": {"only-fakes": {"roc_auc": float("nan"), "recall": np.float64(0.5)}}})
     assert json.loads(path.read_text()) == {"per_generator": {"only-fakes": {"roc_auc": None, "recall": 0.5}}}
+
+
+@pytest.fixture(scope="module")
+def toy_generators_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """real/ and fake/<generator>/ with two toy generators."""
+    root = tmp_path_factory.mktemp("toy-generators")
+    rng = np.random.default_rng(1)
+    for folder, make, count in (("real", _real, 20), ("fake/gen-a", _fake, 10), ("fake/gen-b", _fake, 10)):
+        (root / folder).mkdir(parents=True)
+        for index in range(count):
+            Image.fromarray(make(rng)).save(root / folder / f"{index}.png")
+    return root
+
+
+def test_cli_leave_one_generator_out(
+    toy_generators_root: Path, saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    code = main(["evaluate", str(toy_generators_root), "-d", f"forensic-svm={saved}", "--leave-one-out", "gen-a",
+                 "--output", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "leave one generator out, forensic-svm" in printed and "gen-a" in printed
+    table = json.loads((out / "leave_one_out_forensic-svm.json").read_text())
+    assert set(table) == {"gen-a"} and table["gen-a"]["n_ai"] == 10
+
+
+def test_cli_leave_one_out_of_an_unknown_generator_is_a_clear_error(
+    toy_generators_root: Path, saved: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["evaluate", str(toy_generators_root), "-d", f"forensic-svm={saved}", "--leave-one-out", "gen-zzz"])
+    assert code != 0
+    assert "gen-zzz" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from aidetect import __version__
-from aidetect.errors import AidetectError, DetectorError, MissingDependencyError
+from aidetect.errors import AidetectError, DatasetError, DetectorError, MissingDependencyError
 from aidetect.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
@@ -183,6 +183,9 @@ def _add_evaluate(commands: Any) -> None:
     parser.add_argument("--normalise", action="store_true",
                         help="also score format-normalised copies (same size and JPEG for both classes)")
     parser.add_argument("--threshold", type=_probability, help="one threshold for every detector")
+    parser.add_argument("--leave-one-out", action="append", metavar="GENERATOR",
+                        help="also train each detector afresh without GENERATOR's images and test it on them "
+                             "against held-out reals (trainable detectors; repeatable)")
     parser.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch (default: 32)")
     parser.add_argument("--output", type=Path, metavar="DIR", help="write report.json, report.md and plots to DIR")
     parser.add_argument("-f", "--format", choices=tuple(REPORT_FORMATS), default="table",
@@ -478,7 +481,29 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         for path in report.write(args.output):
             _say(f"wrote {path}")
     print(REPORT_FORMATS[args.format](report))
+    if args.leave_one_out:
+        for spec in args.detector or [DEFAULT_DETECTOR]:
+            _leave_one_out(spec.partition("=")[0], dataset, args.leave_one_out, args.output)
     return EXIT_OK
+
+
+def _leave_one_out(name: str, dataset: Dataset, generators: Sequence[str], output: Path | None) -> None:
+    """Print (and with ``output``, write) the leave-one-generator-out table of detector ``name``."""
+    from aidetect.evaluation import leave_one_generator_out, logo_to_markdown
+    from aidetect.registry import load
+
+    _capability(load(name), "fit", name, "trained, which leave-one-out needs")
+    _say(f"leave one generator out: training {name} {len(generators)} time(s)")
+    with _optional_dependencies(name):
+        try:
+            table = leave_one_generator_out(lambda: load(name), dataset, generators)
+        except ValueError as exc:  # a generator the dataset does not have
+            raise DatasetError(str(exc)) from exc
+    print(f"\nleave one generator out, {name}:\n{logo_to_markdown(table)}", end="")
+    if output is not None:
+        path = output / f"leave_one_out_{name}.json"
+        path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+        _say(f"wrote {path}")
 
 
 # -- train, tune, export -----------------------------------------------------------------------------
