@@ -3,7 +3,8 @@
     python benchmarks/make_results.py --run     # run every benchmark (about an hour on 2 cores), then assemble
     python benchmarks/make_results.py           # only assemble what the last runs wrote
 
-The page is the accuracy report (bench_accuracy.py), the speed report
+The page is the accuracy report (bench_accuracy.py) with a per-generator
+table, calibration before and after (bench_calibration.py), the speed report
 (bench_speed.py), the forensic-svm speed report (bench_forensic_svm.py) and
 the leave-one-generator-out table (bench_logo.py), in that order, under one
 header. A missing part is named as missing rather than silently left out.
@@ -12,6 +13,7 @@ header. A missing part is named as missing rather than silently left out.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PARTS = (
     ("bench_accuracy.py", "accuracy.md"),
+    ("bench_calibration.py", "calibration.md"),
     ("bench_speed.py", "speed.md"),
     ("bench_forensic_svm.py", "forensic_svm.md"),
     ("bench_logo.py", "logo.md"),
@@ -33,8 +36,37 @@ def run_all() -> None:
 
 
 def demote(markdown: str) -> str:
-    """Each part's headings one level down, so the page has one title."""
-    return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
+    """Each part's headings one level down (the page has one title), its links made relative to this page."""
+    lines = ("#" + line if line.startswith("#") else line for line in markdown.splitlines())
+    text = "\n".join(lines)
+    for folder in ("accuracy", "calibration"):
+        text = text.replace(f"]({folder}/", f"](results/{folder}/")
+    return text
+
+
+def per_generator_table(accuracy: dict) -> str:
+    """Recall on each generator's test images (clean and normalised), every detector side by side."""
+    results = accuracy["report"]["results"]
+    detectors = list(results)
+    generators = sorted({g for r in results.values() for g in r["clean"]["per_generator"]} - {"real"})
+    lines = ["## Recall per generator (clean / format-normalised)", "",
+             "Share of each generator's test images called AI at the detector's own threshold; `n` AI images. "
+             "Real photos: specificity in the `real` row.", "",
+             "| generator | n | " + " | ".join(detectors) + " |", "|---|---:|" + "---:|" * len(detectors)]
+
+    def cell(detector: str, generator: str, key: str) -> str:
+        parts = []
+        for condition in ("clean", "normalised"):
+            row = results[detector].get(condition, {}).get("per_generator", {}).get(generator)
+            parts.append("–" if row is None or row.get(key) is None else f"{row[key]:.2f}")
+        return " / ".join(parts)
+
+    for generator in [*generators, "real"]:
+        first = next(r["clean"]["per_generator"].get(generator) for r in results.values())
+        n = (first or {}).get("n_real" if generator == "real" else "n_ai", "")
+        key = "specificity" if generator == "real" else "recall"
+        lines.append(f"| {generator} | {n} | " + " | ".join(cell(d, generator, key) for d in detectors) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def assemble() -> str:
@@ -50,6 +82,8 @@ def assemble() -> str:
         path = RESULTS / name
         if path.is_file():
             sections += [demote(path.read_text(encoding="utf-8")), ""]
+            if name == "accuracy.md":
+                sections += [per_generator_table(json.loads((RESULTS / "accuracy.json").read_text())), ""]
         else:
             sections += [f"## {name}", "", f"_Missing: run `python benchmarks/{script}`._", ""]
     return "\n".join(sections)

@@ -261,3 +261,17 @@ def test_import_does_not_pull_heavy_dependencies():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reliability_curve_of_calibrated_scores_follows_the_diagonal():
+    from aidetect.metrics import reliability_curve
+
+    rng = np.random.default_rng(7)
+    scores = rng.random(20_000)
+    labels = (rng.random(20_000) < scores).astype(int)  # P(AI | score) = score: calibrated by construction
+    mean_score, ai_share, counts = reliability_curve(labels, scores, n_bins=10)
+    assert counts.sum() == 20_000 and len(counts) == 10
+    assert np.abs(ai_share - mean_score).max() < 0.03
+    overconfident = np.clip((scores - 0.5) * 3 + 0.5, 0, 1)
+    _, share, _ = reliability_curve(labels, overconfident, n_bins=10)
+    assert share[0] > 0.1 and share[-1] < 0.9  # extreme bins hold far fewer/more AI images than they claim

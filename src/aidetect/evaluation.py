@@ -589,15 +589,12 @@ def _plot_confusion(axes: Any, by_condition: dict[str, ConditionResult]) -> None
 
 
 def _plot_reliability(axes: Any, by_condition: dict[str, ConditionResult], n_bins: int = 15) -> None:
+    from aidetect.metrics import reliability_curve
+
     result = by_condition[CLEAN]
     scores, labels = result.scores, result.labels
     if scores.size and scores.min() >= 0.0 and scores.max() <= 1.0:
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
-        bins = np.searchsorted(edges[1:-1], scores, side="left")
-        counts = np.bincount(bins, minlength=n_bins)
-        filled = counts > 0
-        mean_score = np.bincount(bins, weights=scores, minlength=n_bins)[filled] / counts[filled]
-        ai_share = np.bincount(bins, weights=labels, minlength=n_bins)[filled] / counts[filled]
+        mean_score, ai_share, _ = reliability_curve(labels, scores, n_bins)
         axes.plot(mean_score, ai_share, marker="o", label=f"clean (ECE {result.metrics['ece']:.3f})")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     axes.set(xlabel="mean predicted P(AI)", ylabel="share of AI images", title="reliability")

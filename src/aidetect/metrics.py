@@ -41,6 +41,7 @@ __all__ = [
     "precision_recall_curve",
     "predict_labels",
     "recall",
+    "reliability_curve",
     "roc_auc",
     "roc_curve",
     "specificity",
@@ -265,26 +266,38 @@ def tpr_at_fpr(y_true: ArrayLike, scores: ArrayLike, fpr: float) -> float:
     return float(tprs[fprs <= fpr + 1e-12].max())
 
 
-def expected_calibration_error(y_true: ArrayLike, scores: ArrayLike, n_bins: int = 15) -> float:
-    """Mean gap between predicted P(AI) and the observed AI share, over equal-width bins.
+def reliability_curve(
+    y_true: ArrayLike, scores: ArrayLike, n_bins: int = 15
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per non-empty bin of predicted P(AI): mean score, observed AI share, and image count.
 
-    ``sum_b (n_b / n) |mean(y in b) - mean(score in b)|`` with ``n_bins`` bins
-    on ``[0, 1]``, right-closed (the first one closed), binned as
-    ``sklearn.calibration.calibration_curve`` does. Scores must be probabilities.
+    ``n_bins`` equal-width bins on ``[0, 1]``, right-closed (the first one
+    closed), as ``sklearn.calibration.calibration_curve`` bins. A calibrated
+    detector's points lie on the diagonal. Scores must be probabilities.
     """
     if n_bins < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins}")
     labels, values = _pair(y_true, scores)
-    if not labels.size:
-        return NAN
-    if values.min() < 0.0 or values.max() > 1.0:
-        raise ValueError("expected_calibration_error needs probabilities in [0, 1]")
+    if labels.size and (values.min() < 0.0 or values.max() > 1.0):
+        raise ValueError("calibration measures need probabilities in [0, 1]")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.searchsorted(edges[1:-1], values, side="left")
-    label_sums = np.bincount(bins, weights=labels, minlength=n_bins)
-    score_sums = np.bincount(bins, weights=values, minlength=n_bins)
-    # |sum_y - sum_s| / n per bin is (n_b / n) * |mean_y - mean_s|.
-    return float(np.abs(label_sums - score_sums).sum() / labels.size)
+    counts = np.bincount(bins, minlength=n_bins)
+    filled = counts > 0
+    mean_score = np.bincount(bins, weights=values, minlength=n_bins)[filled] / counts[filled]
+    ai_share = np.bincount(bins, weights=labels, minlength=n_bins)[filled] / counts[filled]
+    return mean_score, ai_share, counts[filled]
+
+
+def expected_calibration_error(y_true: ArrayLike, scores: ArrayLike, n_bins: int = 15) -> float:
+    """Mean gap between predicted P(AI) and the observed AI share, over the bins of `reliability_curve`.
+
+    ``sum_b (n_b / n) |mean(y in b) - mean(score in b)|``. Scores must be probabilities.
+    """
+    mean_score, ai_share, counts = reliability_curve(y_true, scores, n_bins)
+    if not counts.size:
+        return NAN
+    return float((counts * np.abs(ai_share - mean_score)).sum() / counts.sum())
 
 
 # -- reports ------------------------------------------------------------------------------
