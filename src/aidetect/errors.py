@@ -60,7 +60,8 @@ class MissingDependencyError(DetectorError, ImportError):
         self.extra = extra
         hint = f"pip install 'aidetect-images[{extra}]'" if extra else "pip install " + " ".join(packages)
         super().__init__(
-            f"detector {detector!r} needs {', '.join(packages)} which is not installed; run: {hint}"
+            f"detector {detector!r} needs {', '.join(packages)}, "
+            f"which {'is' if len(packages) == 1 else 'are'} not installed; run: {hint}"
         )
 
 
