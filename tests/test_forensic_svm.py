@@ -194,3 +194,14 @@ def test_cli_leave_one_out_of_an_unknown_generator_is_a_clear_error(
     code = main(["evaluate", str(toy_generators_root), "-d", f"forensic-svm={saved}", "--leave-one-out", "gen-zzz"])
     assert code != 0
     assert "gen-zzz" in capsys.readouterr().err
+
+
+def test_isotonic_calibration_is_fitted_saved_and_reloaded(toy_root: Path, tmp_path: Path) -> None:
+    dataset = from_folder(toy_root)
+    detector = ForensicSVMDetector(tile_size=32, augment_jpeg=False, views_per_image=1, calibration="isotonic")
+    detector.fit(dataset, val=dataset)
+    assert detector.card_["calibration"]["method"] == "isotonic"
+    saved = detector.save(tmp_path / "iso.skops")
+    images = sorted((toy_root / "real").iterdir())[:3]
+    np.testing.assert_allclose([p.score for p in aidetect.load("forensic-svm", weights=saved).predict_batch(images)],
+                               [p.score for p in detector.predict_batch(images)])

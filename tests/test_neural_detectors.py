@@ -96,6 +96,15 @@ def test_cnn_onnx_export_matches_torch(trained_cnn, tmp_path):
     assert max_parity_error(trained_cnn.torch_module(), path, batch) < PARITY_TOLERANCE
 
 
+def test_cnn_isotonic_calibration_goes_into_the_card(toy_data, tmp_path):
+    detector = CNNDetector(filters=(4,), dense_units=4, epochs=1, batch_size=8, crop_size=32, input_size=32,
+                           num_workers=0, work_dir=tmp_path / "run", calibration="isotonic").fit(toy_data, val=toy_data)
+    assert detector.card_.calibration["method"] == "isotonic"
+    reloaded = CNNDetector(weights=detector.save(tmp_path / "iso.pt"))
+    np.testing.assert_allclose([p.score for p in reloaded.predict_batch(toy_data.paths[:3])],
+                               [p.score for p in detector.predict_batch(toy_data.paths[:3])], atol=1e-6)
+
+
 def test_cnn_tampered_weights_are_refused(trained_cnn, tmp_path):
     from aidetect.errors import ChecksumMismatchError
 

@@ -7,7 +7,7 @@ It trains in minutes on a laptop CPU and predicts a 512x512 image in a few
 milliseconds, so it is the cheap, explainable member of the detector family.
 
 Large images are judged from native-resolution tiles (never shrunk), whose
-SVM margins are averaged and mapped to P(AI) by Platt scaling fitted on
+SVM margins are averaged and mapped to P(AI) by Platt scaling (or isotonic) fitted on
 validation data. Training re-compresses both classes as JPEG at random
 qualities so that the file format cannot carry the label.
 
@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from aidetect.calibration import PlattCalibrator, calibrator_from_dict, fpr_table
+from aidetect.calibration import Calibrator, calibrator_from_dict, fpr_table, make_calibrator
 from aidetect.datasets import AI, REAL, Dataset
 from aidetect.detector import BaseDetector, CropPolicy
 from aidetect.errors import AidetectError, DatasetError, NotFittedError, WeightsError
@@ -74,7 +74,7 @@ _PIPELINE_STEPS = ("scale", "svm")
 
 
 class ForensicSVMDetector(BaseDetector):
-    """RBF-SVM on forensic features of native-resolution tiles, Platt-calibrated.
+    """RBF-SVM on forensic features of native-resolution tiles, calibrated on validation data.
 
     Parameters
     ----------
@@ -104,6 +104,9 @@ class ForensicSVMDetector(BaseDetector):
         Seeds augmentation, crops and the SVM: same data and seed, same model.
     n_jobs
         Worker processes for feature extraction and grid search in `fit`.
+    calibration
+        How `fit` maps the mean tile margin to P(AI) on the validation split:
+        ``"platt"`` (a sigmoid) or ``"isotonic"`` (a monotone step-free map).
     threshold, target_fpr, uncertain_band
         The decision rule, see `aidetect.detector.BaseDetector`.
     """
@@ -125,6 +128,7 @@ class ForensicSVMDetector(BaseDetector):
         views_per_image: int = 2,
         seed: int = 0,
         n_jobs: int = 1,
+        calibration: str = "platt",
         threshold: float | None = None,
         target_fpr: float | None = None,
         uncertain_band: tuple[float, float] | None = None,
@@ -141,6 +145,7 @@ class ForensicSVMDetector(BaseDetector):
         self.views_per_image = views_per_image
         self.seed = seed
         self.n_jobs = n_jobs
+        self.calibration = calibration
         self._load_lock = threading.Lock()
 
     # -- model state -------------------------------------------------------------------
@@ -151,8 +156,8 @@ class ForensicSVMDetector(BaseDetector):
         return self._pipeline
 
     @property
-    def calibration_(self) -> PlattCalibrator:
-        """The Platt mapping from mean SVM margin to P(AI)."""
+    def calibration_(self) -> Calibrator:
+        """The calibrator (Platt by default) from mean SVM margin to P(AI)."""
         self._ensure_loaded()
         return self._calibrator
 
@@ -191,7 +196,7 @@ class ForensicSVMDetector(BaseDetector):
         return pipeline.decision_function(features_of(crops)).astype(np.float64)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """Platt scaling ``sigmoid(a * margin + b)`` fitted on validation margins."""
+        """The card's calibration (by default Platt, ``sigmoid(a * margin + b)``) fitted on validation margins."""
         return self.calibration_.transform(np.asarray(raw, dtype=np.float64))
 
     def default_threshold(self) -> float:
@@ -414,17 +419,17 @@ def _grid_search(
 
 def _calibrate(
     detector: ForensicSVMDetector, pipeline: Any, val: Dataset, log: Callable[[str], None]
-) -> tuple[PlattCalibrator, dict[float, float], dict[str, Any]]:
-    """Platt-scale the validation margins; thresholds for `FPRS` from the validation reals."""
+) -> tuple[Calibrator, dict[float, float], dict[str, Any]]:
+    """Calibrate the validation margins (``detector.calibration``); thresholds for `FPRS` from the validation reals."""
     from aidetect.metrics import binary_report
 
     tiles, labels, _ = scoring_features(detector, val, detector.training_policy())
     margins = image_margins(pipeline, tiles)
-    calibrator = PlattCalibrator().fit(margins, labels)
+    calibrator = make_calibrator(detector.calibration).fit(margins, labels)
     probabilities = calibrator.transform(margins)
     thresholds = fpr_table(probabilities[labels == REAL], FPRS)
     report = binary_report(labels, probabilities, 0.5)
-    log(f"calibrated on {len(labels)} validation images: a={calibrator.a_:.3f}, b={calibrator.b_:.3f}")
+    log(f"calibrated on {len(labels)} validation images: {calibrator!r}")
     return calibrator, thresholds, report
 
 
@@ -452,7 +457,7 @@ def _build_card(
     val: Dataset,
     search: dict[str, Any] | None,
     timings: dict[str, float],
-    calibration: PlattCalibrator,
+    calibration: Calibrator,
     thresholds: dict[float, float],
     val_report: dict[str, Any],
 ) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class NeuralDetector(BaseDetector):
         work_dir: str | os.PathLike | None = None,
         num_workers: int = 1,
         threads: int | None = None,
+        calibration: str = "platt",
         threshold: float | None = None,
         target_fpr: float | None = None,
         uncertain_band: tuple[float, float] | None = None,
@@ -72,6 +73,7 @@ class NeuralDetector(BaseDetector):
         self.work_dir = work_dir
         self.num_workers = num_workers
         self.threads = threads
+        self.calibration = calibration
         self._load_lock = threading.Lock()
 
     # -- model card ------------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from aidetect import preprocess
-from aidetect.calibration import PlattCalibrator, fpr_table
+from aidetect.calibration import fpr_table, make_calibrator
 from aidetect.datasets import Dataset, split_dataset
 from aidetect.errors import NotFittedError
 from aidetect.io import load_image
@@ -100,7 +100,7 @@ def _calibrate(detector: NeuralDetector, val: Dataset) -> None:
     images = [load_image(path) for path in val.paths]
     raw = detector.decision_function(images, batch_size=detector.batch_size)
     raw_normalised = detector.decision_function([preprocess.normalise_format(image) for image in images])
-    calibrator = PlattCalibrator().fit(raw, val.labels)
+    calibrator = make_calibrator(detector.calibration).fit(raw, val.labels)
     probabilities = calibrator.transform(raw)
     card = detector._card
     info = dict(card.info)
