@@ -157,6 +157,21 @@ def test_efficientnet_onnx_accepts_another_input_size(saved_efficientnet, toy_da
     assert 0.0 <= detector.predict(toy_data.paths[0]).score <= 1.0
 
 
+def test_efficientnet_threads_follow_omp_num_threads(saved_efficientnet, monkeypatch):
+    """Scan workers set OMP_NUM_THREADS=1: the ONNX session must then use one thread, unless told otherwise."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    detector = EfficientNetDetector(weights=saved_efficientnet)
+    detector.card_  # noqa: B018  (creates the session)
+    assert detector.session_.get_session_options().intra_op_num_threads == 1
+    explicit = EfficientNetDetector(weights=saved_efficientnet, threads=2)
+    explicit.card_  # noqa: B018
+    assert explicit.session_.get_session_options().intra_op_num_threads == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    default = EfficientNetDetector(weights=saved_efficientnet)
+    default.card_  # noqa: B018
+    assert default.session_.get_session_options().intra_op_num_threads == 0  # ONNX Runtime's own default
+
+
 def test_efficientnet_predicts_without_importing_torch(saved_efficientnet, toy_data):
     script = textwrap.dedent(
         f"""

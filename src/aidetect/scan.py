@@ -11,10 +11,9 @@ With ``workers > 1`` the chunks go to a process pool whose workers each load
 the detector once. Results then arrive in completion order, and at most
 ``2 * workers`` chunks are in flight, so memory stays bounded however many
 files there are. Each worker is given ``OMP_NUM_THREADS=1``-style hints (where
-not already set) so that N processes do not each start a full-size OpenMP or
-BLAS thread pool; detector-specific thread options (efficientnet's
-``threads``) are left to the caller: pass ``options={"threads": 1}`` when
-running as many workers as cores.
+not already set) so that N processes do not each start a full-size OpenMP,
+BLAS or ONNX Runtime thread pool (efficientnet's session follows
+``OMP_NUM_THREADS`` unless given ``threads``).
 
     >>> from aidetect.scan import scan, ScanSummary
     >>> summary = ScanSummary()

@@ -26,7 +26,7 @@ class EfficientNetDetector(NeuralDetector):
 
     Parameters beyond `NeuralDetector`'s: ``quantized`` uses the int8 variant
     named in the model card (smaller, faster, slightly less accurate);
-    ``threads`` sets ONNX Runtime's intra-op threads (default: all cores).
+    ``threads`` sets ONNX Runtime's intra-op threads (default: ``OMP_NUM_THREADS`` if set, else all cores).
     """
 
     name: ClassVar[str] = "efficientnet"
@@ -68,9 +68,15 @@ class EfficientNetDetector(NeuralDetector):
 
 
 def _make_session(path: Path, threads: int | None) -> Any:
-    """One ONNX Runtime session per detector; `InferenceSession.run` is thread-safe."""
+    """One ONNX Runtime session per detector; `InferenceSession.run` is thread-safe.
+
+    ``threads=None`` follows ``OMP_NUM_THREADS`` when it is set (as `aidetect.scan`
+    sets it to 1 in each worker process, so that N workers do not each start a
+    pool as large as the machine), else ONNX Runtime's default: all cores.
+    """
     import onnxruntime as ort
 
+    threads = threads or _threads_from_environment()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -78,6 +84,14 @@ def _make_session(path: Path, threads: int | None) -> Any:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _threads_from_environment() -> int | None:
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 @hookimpl
