@@ -117,14 +117,18 @@ def training_time(retrain: bool, manifest: Path) -> dict[str, Any]:
             "n_train_views": recorded.get("n"),
         }
     }
-    if retrain:
-        from aidetect.detectors.forensic_svm import train_main
+    if retrain:  # the recipe of the bundled model, as `aidetect train forensic-svm --grid ... -o n_jobs=2` runs it
+        import aidetect
+        from aidetect.cli import training_splits
 
-        with tempfile.TemporaryDirectory() as scratch:
-            card_data = train_main(manifest, out=Path(scratch) / "forensic-svm.skops", n_jobs=2,
-                                   evaluate_test=False, log=None)
-        facts["this_run"] = {"seconds": card_data["training"]["training_time_seconds"],
-                             "timings": card_data["training"]["timings"]}
+        train, val, _ = training_splits(manifest)
+        grid = recorded.get("grid_search") or {}
+        rows = grid.get("results", [])
+        searched = {key: list(dict.fromkeys(row[key] for row in rows if key in row))
+                    for key in ("C", "gamma", "kernel")}
+        detector = aidetect.load(DETECTOR, grid={k: v for k, v in searched.items() if v} or None, n_jobs=2)
+        trained = detector.fit(train, val).card_["training"]
+        facts["this_run"] = {"seconds": trained["training_time_seconds"], "timings": trained["timings"]}
     return facts
 
 

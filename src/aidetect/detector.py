@@ -135,7 +135,23 @@ class BaseDetector:
         self.threshold = threshold
         self.target_fpr = target_fpr
         self.uncertain_band = uncertain_band
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    # -- lazy loading ------------------------------------------------------------
+    def _is_loaded(self) -> bool:
+        """Whether the state `_load` builds is in place (after loading, or after `fit`)."""
+        return True
+
+    def _load(self) -> None:
+        """Build the model state (read weights, open sessions, load members); called once, under the lock."""
+
+    def _ensure_loaded(self) -> None:
+        """Load on first use, exactly once even when several threads predict at the same time."""
+        if self._is_loaded():
+            return
+        with self._lock:
+            if not self._is_loaded():
+                self._load()
 
     # -- what subclasses provide -------------------------------------------------
     def crop_policy(self) -> CropPolicy:

@@ -18,6 +18,7 @@ import numpy as np
 
 from aidetect.detectors.neural import NeuralDetector
 from aidetect.hookspecs import hookimpl
+from aidetect.training.cnn_config import CNNConfig
 from aidetect.weights import ModelCard
 
 
@@ -27,7 +28,7 @@ class CNNDetector(NeuralDetector):
     Architecture parameters: ``filters`` (per block), ``convs_per_block``,
     ``pooling`` (``"max"``/``"avg"``), ``dense_units``, ``dropout``,
     ``residual_stem`` (feed the fixed high-pass residual beside the pixels);
-    the defaults mirror `aidetect.training.architectures.CNNConfig`. Or
+    the defaults are those of `aidetect.training.cnn_config.CNNConfig`. Or
     ``config``: the path of a JSON written by ``aidetect tune cnn``.
     """
 
@@ -43,12 +44,12 @@ class CNNDetector(NeuralDetector):
         self,
         weights: str | os.PathLike | None = None,
         *,
-        filters: Sequence[int] = (24, 48, 96, 192),
-        convs_per_block: int = 1,
-        pooling: str = "max",
-        dense_units: int = 128,
-        dropout: float = 0.3,
-        residual_stem: bool = True,
+        filters: Sequence[int] = CNNConfig.filters,
+        convs_per_block: int = CNNConfig.convs_per_block,
+        pooling: str = CNNConfig.pooling,
+        dense_units: int = CNNConfig.dense_units,
+        dropout: float = CNNConfig.dropout,
+        residual_stem: bool = CNNConfig.residual_stem,
         config: str | os.PathLike | None = None,
         **options: Any,
     ) -> None:
@@ -75,7 +76,7 @@ class CNNDetector(NeuralDetector):
         return dict(self._tuned().get("training", {}))
 
     def build_network(self, pretrained: bool = True, network: dict[str, Any] | None = None) -> Any:
-        from aidetect.training.architectures import CNNConfig, SmallCNN
+        from aidetect.training.architectures import SmallCNN
 
         return SmallCNN(CNNConfig.from_dict(network or self.network_config()))
 

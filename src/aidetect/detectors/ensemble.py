@@ -50,11 +50,14 @@ class EnsembleDetector(BaseDetector):
     @property
     def members_(self) -> list[Any]:
         """The member detectors, loaded on first use."""
-        if getattr(self, "_members", None) is None:
-            with self._lock:
-                if getattr(self, "_members", None) is None:
-                    self._members = self._load_members()
+        self._ensure_loaded()
         return self._members
+
+    def _is_loaded(self) -> bool:
+        return getattr(self, "_members", None) is not None
+
+    def _load(self) -> None:
+        self._members = self._load_members()
 
     def _load_members(self) -> list[Any]:
         from aidetect.registry import get_registry

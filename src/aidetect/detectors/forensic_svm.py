@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import platform
-import threading
 import time
 import warnings
 import zipfile
@@ -146,7 +145,6 @@ class ForensicSVMDetector(BaseDetector):
         self.seed = seed
         self.n_jobs = n_jobs
         self.calibration = calibration
-        self._load_lock = threading.Lock()
 
     # -- model state -------------------------------------------------------------------
     @property
@@ -167,12 +165,11 @@ class ForensicSVMDetector(BaseDetector):
         self._ensure_loaded()
         return self._card
 
-    def _ensure_loaded(self) -> None:
-        if getattr(self, "_pipeline", None) is not None:
-            return
-        with self._load_lock:
-            if getattr(self, "_pipeline", None) is None:
-                self._set_state(*load_model(self.weights, card_name=self.card_name))
+    def _is_loaded(self) -> bool:
+        return getattr(self, "_pipeline", None) is not None
+
+    def _load(self) -> None:
+        self._set_state(*load_model(self.weights, card_name=self.card_name))
 
     def _set_state(self, pipeline: Any, card: dict[str, Any]) -> None:
         self._calibrator = calibrator_from_dict(card.get("calibration"))
@@ -622,79 +619,6 @@ def _grid_value(text: str) -> float | str:
         return float(text)
     except ValueError:
         return text
-
-
-def resolve_splits(data: str | os.PathLike, seed: int = 0) -> tuple[Dataset, Dataset, Dataset | None]:
-    """Train / val / test of a manifest (its ``split`` column) or a labelled folder (split 80/10/10 by ``seed``)."""
-    from aidetect.datasets import load_dataset, split_dataset
-
-    location = Path(data)
-    if location.is_dir() and (location / "manifest.csv").is_file():
-        location = location / "manifest.csv"
-    dataset = load_dataset(location)
-    if all(sample.split for sample in dataset.samples):
-        splits = {name: dataset.where(lambda s, n=name: s.split == n) for name in ("train", "val", "test")}
-        if not splits["train"] or not splits["val"]:
-            raise DatasetError(f"{location}: manifest needs 'train' and 'val' splits")
-        return splits["train"], splits["val"], splits["test"] or None
-    train, val, test = split_dataset(dataset, val=0.1, test=0.1, seed=seed)
-    return train, val, test
-
-
-def evaluate(detector: ForensicSVMDetector, dataset: Dataset, *, normalise: bool = False) -> dict[str, Any]:
-    """Metrics of ``detector`` on ``dataset`` (or on its format-normalised copy), with per-generator detail."""
-    from aidetect.metrics import binary_report, per_group_report
-
-    tiles, labels, keep = scoring_features(detector, dataset, detector.crop_policy(), normalise=normalise)
-    scores = detector.calibrate(image_margins(detector.pipeline_, tiles))
-    threshold = detector.decision_rule().threshold
-    report = _rounded(binary_report(labels, scores, threshold))
-    groups = [dataset.generators[i] for i in keep]
-    report["per_generator"] = {
-        name: _rounded(values) for name, values in per_group_report(labels, scores, groups, threshold).items()
-    }
-    return report
-
-
-def train_main(
-    data: str | os.PathLike,
-    grid: str | Mapping[str, Sequence[Any]] | None = None,
-    out: str | os.PathLike = WEIGHTS_FILE,
-    *,
-    C: float = 10.0,
-    gamma: float | str = "scale",
-    kernel: str = "rbf",
-    n_jobs: int = 1,
-    seed: int = 0,
-    evaluate_test: bool = True,
-    log: Callable[[str], None] | None = print,
-) -> dict[str, Any]:
-    """Train forensic-svm on ``data`` and save it to ``out`` (``.skops`` plus ``.json`` card); return the card.
-
-    ``data`` is a manifest CSV or a folder (with a ``manifest.csv``, or in a
-    layout `aidetect.datasets.load_dataset` understands). Training uses the
-    ``train`` split; ``grid`` (``"C=1,10;gamma=scale,0.01"``) is searched on
-    ``val``, which also calibrates. With ``evaluate_test``, the finished
-    model's metrics on ``test`` (original files and format-normalised copies)
-    go into the card; test data never influences the model.
-    """
-    log = log or (lambda message: None)
-    train, val, test = resolve_splits(data, seed)
-    log(f"train: {train!r}; val: {val!r}; test: {test!r}")
-    detector = ForensicSVMDetector(C=C, gamma=gamma, kernel=kernel, grid=parse_grid(grid), n_jobs=n_jobs, seed=seed)
-    detector.fit(train, val, log=log)
-    if evaluate_test and test is not None:
-        for key, normalise in (("test", False), ("test_normalised", True)):
-            detector.card_["metrics"][key] = evaluate(detector, test, normalise=normalise)
-            log(f"{key}: ROC-AUC {detector.card_['metrics'][key]['roc_auc']:.4f}")
-        detector.card_["metrics"]["note"] = (
-            "test_normalised: every test image centre-cropped, resized to 256 px and re-saved as JPEG q90 "
-            "(aidetect.preprocess.normalise_format), so format and size cannot carry the label"
-        )
-    detector.card_["training"]["data"] = str(data)
-    path = detector.save(out)
-    log(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB) and {path.with_suffix('.json').name}")
-    return detector.card_
 
 
 # -- plugin hook ---------------------------------------------------------------------------------

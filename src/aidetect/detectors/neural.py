@@ -11,7 +11,6 @@ when called.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -74,7 +73,6 @@ class NeuralDetector(BaseDetector):
         self.num_workers = num_workers
         self.threads = threads
         self.calibration = calibration
-        self._load_lock = threading.Lock()
 
     # -- model card ------------------------------------------------------------------
     @property
@@ -101,17 +99,15 @@ class NeuralDetector(BaseDetector):
         return to_nchw_float(crops, self.card_.normalisation)
 
     # -- loading ---------------------------------------------------------------------
-    def _ensure_loaded(self) -> None:
-        if getattr(self, "_card", None) is not None:
-            return
-        with self._load_lock:
-            if getattr(self, "_card", None) is not None:
-                return
-            card = self._card_for(self.weights)
-            path = resolve_weights(card, self.weights)
-            self._load_backend(path, card)
-            self._calibrator = calibrator_from_dict(card.calibration)
-            self._card = card
+    def _is_loaded(self) -> bool:
+        return getattr(self, "_card", None) is not None
+
+    def _load(self) -> None:
+        card = self._card_for(self.weights)
+        path = resolve_weights(card, self.weights)
+        self._load_backend(path, card)
+        self._calibrator = calibrator_from_dict(card.calibration)
+        self._card = card
 
     def _card_for(self, weights: str | os.PathLike | None) -> ModelCard:
         if weights is not None:

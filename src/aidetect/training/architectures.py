@@ -7,11 +7,12 @@ that is a multiple of 32.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import torch
 from torch import nn
+
+from aidetect.training.cnn_config import CNNConfig
+
+__all__ = ["EFFICIENTNET_ARCH", "CNNConfig", "HighPassResidual", "SmallCNN", "build_efficientnet_lite0"]
 
 EFFICIENTNET_ARCH = "efficientnet-lite0"
 
@@ -37,32 +38,6 @@ def build_efficientnet_lite0(pretrained: bool = True, dropout: float = 0.2, drop
         if set(result.missing_keys) != {"_fc.weight", "_fc.bias"} or result.unexpected_keys:
             raise RuntimeError(f"unexpected ImageNet weights layout: {result}")
     return model
-
-
-@dataclass(frozen=True)
-class CNNConfig:
-    """The tunable knobs of `SmallCNN` (the founding reports' search space, at native resolution)."""
-
-    filters: tuple[int, ...] = (24, 48, 96, 192)
-    convs_per_block: int = 1
-    pooling: str = "max"
-    dense_units: int = 128
-    dropout: float = 0.3
-    residual_stem: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["filters"] = list(self.filters)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CNNConfig:
-        fields = {"filters", "convs_per_block", "pooling", "dense_units", "dropout", "residual_stem"}
-        known = {k: v for k, v in data.items() if k in fields}
-        if "filters" in known:
-            known["filters"] = tuple(int(f) for f in known["filters"])
-        return cls(**known)
 
 
 class HighPassResidual(nn.Module):
@@ -97,8 +72,9 @@ class SmallCNN(nn.Module):
     frequencies.
     """
 
-    def __init__(self, config: CNNConfig = CNNConfig()) -> None:
+    def __init__(self, config: CNNConfig | None = None) -> None:
         super().__init__()
+        config = config or CNNConfig()
         if config.pooling not in ("max", "avg"):
             raise ValueError(f"pooling must be 'max' or 'avg', got {config.pooling!r}")
         layers: list[nn.Module] = [HighPassResidual()] if config.residual_stem else []
