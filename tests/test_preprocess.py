@@ -348,3 +348,22 @@ def test_to_nchw_float_against_a_manual_computation():
 def test_to_nchw_float_default_normalisation_maps_to_minus_one_one():
     batch = to_nchw_float([np.array([[[0, 255, 51]]], dtype=np.uint8)], Normalisation())
     np.testing.assert_allclose(batch.ravel(), [-1.0, 1.0, -0.6], atol=1e-6)
+
+
+def test_upscale_enlarges_and_refuses_shrinking():
+    from aidetect import preprocess
+
+    image = np.zeros((20, 30, 3), dtype=np.uint8)
+    assert preprocess.upscale(image, 2).shape == (40, 60, 3)
+    with pytest.raises(ValueError, match=">= 1"):
+        preprocess.upscale(image, 0.5)
+
+
+def test_resize_takes_a_named_filter():
+    from aidetect import preprocess
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    nearest = preprocess.resize(image, (64, 64), resample="nearest")
+    assert np.array_equal(nearest[::2, ::2], image)  # nearest-neighbour doubling repeats pixels exactly
+    assert not np.array_equal(preprocess.resize(image, (64, 64), resample="lanczos"), nearest)

@@ -48,6 +48,7 @@ class Sample:
     label: int
     generator: str | None = None
     split: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ class Dataset(Sequence[Sample]):
     @property
     def paths(self) -> list[Path]:
         return [s.path for s in self.samples]
+
+    @property
+    def sources(self) -> list[str]:
+        """Where each sample came from (manifest ``source``); unknown sources are ``"unknown"``."""
+        return [s.source or "unknown" for s in self.samples]
 
     @property
     def generators(self) -> list[str]:
@@ -149,6 +155,7 @@ def _read_manifest_rows(reader: csv.DictReader, manifest: Path, root: Path) -> l
                 label=label,
                 generator="real" if label == REAL else generator,
                 split=(row.get("split") or "").strip() or None,
+                source=(row.get("source") or "").strip() or None,
             )
         )
     return samples
@@ -297,3 +304,69 @@ def class_weights(labels: Iterable[int]) -> dict[int, float]:
     counts = Counter(int(label) for label in labels)
     total = sum(counts.values())
     return {label: total / (len(counts) * count) for label, count in sorted(counts.items())}
+
+
+def concat_datasets(datasets: Sequence[Dataset], *, name: str | None = None) -> Dataset:
+    """One dataset holding the samples of several, in order.
+
+    Sources are prefixed with their dataset's name (``mixed-v1:owner/repo``) so
+    that two sets' sources never merge by accident and per-source weighting
+    and hold-outs stay per set.
+    """
+    if not datasets:
+        raise DatasetError("concat_datasets needs at least one dataset")
+    samples = tuple(
+        replace(sample, source=f"{dataset.name}:{sample.source or 'unknown'}")
+        for dataset in datasets
+        for sample in dataset.samples
+    )
+    return Dataset(samples, name=name or "+".join(d.name for d in datasets), root=None)
+
+
+def source_sample_weights(dataset: Dataset, *, power: float = 0.5) -> np.ndarray:
+    """Sampling weights under which each class is half of an epoch and big sources do not dominate.
+
+    Within a class, a source of ``n`` images gets total weight ``n ** power``
+    (``power=0``: every source equal; ``1``: proportional to size, i.e. plain
+    class balancing). The default square root keeps a 700-image source from
+    drowning out a 20-image one without repeating the 20 images 35 times.
+    """
+    if not 0 <= power <= 1:
+        raise ValueError(f"power must be in [0, 1], got {power}")
+    counts = Counter(zip(dataset.labels.tolist(), dataset.sources, strict=True))
+    weights = np.array([counts[(s.label, s.source or "unknown")] ** (power - 1.0)
+                        for s in dataset.samples], dtype=np.float64)
+    labels = dataset.labels
+    for label in np.unique(labels):
+        members = labels == label
+        weights[members] /= weights[members].sum()
+    return weights / weights.sum()
+
+
+def hold_out_sources(
+    dataset: Dataset, *, fraction: float = 0.15, seed: int = 0, min_images: int = 5
+) -> tuple[Dataset, Dataset]:
+    """Split off whole sources, per class: ``(kept, held_out)``.
+
+    Sources with at least ``min_images`` are shuffled with ``seed`` and taken
+    while the class's held-out share stays within ``fraction``. Thresholds and
+    calibrations chosen on the held-out part reflect photos from sources the
+    model never trained on, which a per-source random split cannot show.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    chosen: set[tuple[int, str]] = set()
+    counts = Counter(zip(dataset.labels.tolist(), dataset.sources, strict=True))
+    for label in sorted(set(dataset.labels.tolist())):
+        budget = fraction * sum(n for (lab, _), n in counts.items() if lab == label)
+        names = sorted(src for (lab, src), n in counts.items() if lab == label and n >= min_images)
+        rng.shuffle(names)
+        taken = 0
+        for name in names:
+            if taken + counts[(label, name)] <= budget:
+                chosen.add((label, name))
+                taken += counts[(label, name)]
+    held = dataset.where(lambda s: (s.label, s.source or "unknown") in chosen)
+    kept = dataset.where(lambda s: (s.label, s.source or "unknown") not in chosen)
+    return kept, held

@@ -19,14 +19,14 @@ import numpy as np
 from aidetect.io import encode_jpeg
 
 
-def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to ``(height, width)`` with an antialiased bicubic filter."""
+def resize(image: np.ndarray, size: tuple[int, int], *, resample: str = "bicubic") -> np.ndarray:
+    """Resize to ``(height, width)`` with an antialiased filter (Pillow's ``resample`` by name)."""
     from PIL import Image
 
     height, width = size
     if image.shape[:2] == (height, width):
         return image
-    resized = Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC)
+    resized = Image.fromarray(image).resize((width, height), Image.Resampling[resample.upper()])
     return np.array(resized)  # np.array, not asarray: an array over a PIL buffer is read-only
 
 
@@ -104,6 +104,21 @@ def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
         raise ValueError(f"JPEG quality must be in [1, 100], got {quality}")
     with Image.open(_io.BytesIO(encode_jpeg(image, quality))) as decoded:
         return np.array(decoded.convert("RGB"))
+
+
+def upscale(image: np.ndarray, factor: float) -> np.ndarray:
+    """Enlarge by ``factor`` (>= 1), as a viewer or a re-upload at a larger size would."""
+    if factor < 1:
+        raise ValueError(f"upscale factor must be >= 1, got {factor}")
+    height, width = image.shape[:2]
+    return resize(image, (round(height * factor), round(width * factor)))
+
+
+def unsharp_mask(image: np.ndarray, radius: float = 1.0, percent: int = 80) -> np.ndarray:
+    """Pillow's unsharp mask: the sharpening many upload pipelines apply after shrinking."""
+    from PIL import Image, ImageFilter
+
+    return np.array(Image.fromarray(image).filter(ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=2)))
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

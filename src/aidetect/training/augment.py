@@ -2,11 +2,14 @@
 
 mixed-v1 (and most public sets) let a model tell the classes apart by file
 format, JPEG quality and original size rather than by how the pixels were
-made. So both classes get the same treatment: random down-scaling, random
-JPEG re-compression at random qualities (before cropping, so the 8x8 grid
-lands anywhere in the crop, as it does at inference), random crops at native
-resolution (sometimes a random *resized* crop), flips and a little colour
-jitter. Works on RGB uint8 arrays; numpy and Pillow only.
+made. So both classes get the same treatment: random rescaling (0.25x-2x,
+several resampling filters: web images are resized in both directions), a
+simulated social-media pipeline (resize, optional sharpening, JPEG 60-95,
+sometimes twice), random JPEG re-compression at random qualities (before
+cropping, so the 8x8 grid lands anywhere in the crop, as it does at
+inference), random crops at native resolution (sometimes a random *resized*
+crop), flips and a little colour jitter. Works on RGB uint8 arrays; numpy and
+Pillow only.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ class AugmentConfig:
     crop_size: int = 160
     resized_crop_p: float = 0.25
     resized_crop_scale: tuple[float, float] = (0.3, 1.0)
-    downscale_p: float = 0.2
-    downscale_range: tuple[float, float] = (0.5, 0.95)
-    jpeg_p: float = 0.8
+    rescale_p: float = 0.5
+    rescale_range: tuple[float, float] = (0.25, 2.0)
+    social_p: float = 0.25
+    social_scale: tuple[float, float] = (0.4, 1.0)
+    social_quality: tuple[int, int] = (60, 95)
+    jpeg_p: float = 0.6
     jpeg_quality: tuple[int, int] = (50, 100)
     flip_p: float = 0.5
     color_jitter: float = 0.1
@@ -38,13 +44,17 @@ class AugmentConfig:
 
 def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """One random training view of ``image``, ``crop_size x crop_size``."""
-    if rng.random() < config.downscale_p and min(image.shape[:2]) * config.downscale_range[0] >= 32:
-        image = preprocess.downscale(image, float(rng.uniform(*config.downscale_range)))
+    if rng.random() < config.rescale_p:
+        image = rescale(image, _log_uniform(rng, config.rescale_range), rng)
     if config.color_jitter > 0:
         image = _color_jitter(image, config.color_jitter, rng)
-    if rng.random() < config.jpeg_p:
+    if rng.random() < config.social_p:
+        image = social_pipeline(image, rng, scale=config.social_scale, quality=config.social_quality)
+    elif rng.random() < config.jpeg_p:
         low, high = config.jpeg_quality
         image = preprocess.jpeg_recompress(image, int(rng.integers(low, high + 1)))
+    if min(image.shape[:2]) < config.crop_size:
+        image = preprocess.resize_short_side(image, config.crop_size)  # as inference treats small images
     if rng.random() < config.resized_crop_p:
         image = preprocess.random_resized_crop(image, config.crop_size, rng, scale=config.resized_crop_scale)
     else:
@@ -52,6 +62,44 @@ def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
     if rng.random() < config.flip_p:
         image = image[:, ::-1]
     return np.ascontiguousarray(image)
+
+
+# Pillow's filters, as resizers in browsers, CMSs and phones choose differently.
+_FILTERS = ("nearest", "box", "bilinear", "hamming", "bicubic", "lanczos")
+
+
+def rescale(image: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """Resize by ``factor`` with a randomly chosen resampling filter (at least 8 px a side)."""
+    height, width = image.shape[:2]
+    size = (max(8, round(height * factor)), max(8, round(width * factor)))
+    return preprocess.resize(image, size, resample=_FILTERS[int(rng.integers(len(_FILTERS)))])
+
+
+def social_pipeline(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    scale: tuple[float, float] = (0.4, 1.0),
+    quality: tuple[int, int] = (60, 95),
+) -> np.ndarray:
+    """What a social network does to an upload: resize, maybe sharpen, JPEG, sometimes twice.
+
+    Platforms bring the long side to 1080-2048 px; for the <=256 px native
+    crops we train on, that is a shrink by ``scale`` of the original, applied
+    here to the crop.
+    """
+    image = rescale(image, float(rng.uniform(*scale)), rng)
+    if rng.random() < 0.3:
+        image = preprocess.unsharp_mask(image, radius=float(rng.uniform(0.5, 2.0)), percent=int(rng.integers(30, 120)))
+    image = preprocess.jpeg_recompress(image, int(rng.integers(quality[0], quality[1] + 1)))
+    if rng.random() < 0.3:
+        image = preprocess.jpeg_recompress(image, int(rng.integers(quality[0], quality[1] + 1)))
+    return image
+
+
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    """Uniform in log space: halving and doubling are equally likely."""
+    return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
 
 
 def _color_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

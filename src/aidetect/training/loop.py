@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from aidetect import preprocess
-from aidetect.datasets import Dataset, class_weights
+from aidetect.datasets import Dataset, class_weights, source_sample_weights
 from aidetect.io import load_image
 from aidetect.preprocess import Normalisation
 from aidetect.training.augment import AugmentConfig, augment
@@ -45,7 +45,8 @@ class TrainConfig:
     optimizer: str = "adamw"
     warmup_epochs: float = 0.5
     patience: int = 3
-    balance: str = "weights"
+    balance: str = "weights"  # "weights" (loss), "sampler" (class), "source" (class and source)
+    source_power: float = 0.5
     seed: int = 0
     num_workers: int = 1
     threads: int | None = None
@@ -197,9 +198,12 @@ def train(
 
 def _train_loader(views: _TrainViews, data: Dataset, config: TrainConfig) -> DataLoader:
     generator = torch.Generator().manual_seed(config.seed)
-    if config.balance == "sampler":
-        weights = class_weights(data.labels)
-        sample_weights = torch.tensor([weights[int(label)] for label in data.labels], dtype=torch.double)
+    if config.balance in ("sampler", "source"):
+        if config.balance == "source":
+            sample_weights = torch.from_numpy(source_sample_weights(data, power=config.source_power))
+        else:
+            weights = class_weights(data.labels)
+            sample_weights = torch.tensor([weights[int(label)] for label in data.labels], dtype=torch.double)
         sampler = WeightedRandomSampler(sample_weights, num_samples=len(data), generator=generator)
         return DataLoader(views, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers,
                           drop_last=True, persistent_workers=config.num_workers > 0)
