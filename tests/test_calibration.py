@@ -247,3 +247,38 @@ def test_threshold_for_fpr_on_scores_only_real_images(tmp_path):
     assert threshold == threshold_for_fpr(expected_scores, 0.1)
     flagged = [score >= threshold for score in expected_scores]
     assert sum(flagged) == 2  # 10% of 20 real images
+
+
+def test_source_fpr_threshold_counts_each_source_equally():
+    from aidetect.calibration import threshold_for_source_fpr
+
+    # 90 easy reals from one source score low; 10 hard reals from another all score high.
+    scores = np.r_[np.linspace(0.0, 0.2, 90), np.linspace(0.8, 0.9, 10)]
+    sources = ["big"] * 90 + ["hard"] * 10
+    pooled = threshold_for_fpr(scores, 0.1)
+    per_source = threshold_for_source_fpr(scores, sources, 0.1)
+    assert pooled <= 0.8  # pooled: the 10 hard reals are exactly the 10% allowed
+    hard_fpr = float((np.array(scores[90:]) >= per_source).mean())
+    big_fpr = float((np.array(scores[:90]) >= per_source).mean())
+    assert (hard_fpr + big_fpr) / 2 <= 0.1
+    assert hard_fpr <= 0.2  # the hard source may not take the whole allowance
+
+
+def test_source_fpr_threshold_with_one_source_matches_the_pooled_one():
+    from aidetect.calibration import threshold_for_source_fpr
+
+    scores = np.random.default_rng(0).random(200)
+    for fpr in (0.0, 0.01, 0.05, 0.5, 1.0):
+        assert threshold_for_source_fpr(scores, ["a"] * 200, fpr) == threshold_for_fpr(scores, fpr)
+
+
+def test_leave_one_source_out_reports_each_source_with_a_threshold_from_the_others():
+    from aidetect.calibration import leave_one_source_out
+
+    scores = np.r_[np.full(50, 0.1), np.full(50, 0.9)]
+    report = leave_one_source_out(scores, ["low"] * 50 + ["high"] * 50, 0.05)
+    assert set(report) == {"high", "low"}
+    assert report["high"]["fpr"] == 1.0  # a threshold set on the low source accuses every high-scoring real
+    assert report["low"]["fpr"] == 0.0
+    with pytest.raises(ValueError, match="two sources"):
+        leave_one_source_out(scores, ["one"] * 100, 0.05)
