@@ -86,9 +86,19 @@ def read_test_rows(limit: int | None) -> list[dict[str, str]]:
     return rows
 
 
-def make_detector(name: str) -> tuple[Any, Any]:
-    """The detector at its default threshold and the same at ``target_fpr=0.05``."""
+WEIGHTS_SUFFIX = {"efficientnet": ".onnx", "cnn": ".pt", "forensic-svm": ".skops"}
+
+
+def make_detector(name: str, weights_dir: Path | None = None) -> tuple[Any, Any]:
+    """The detector at its default threshold and the same at ``target_fpr=0.05``.
+
+    With ``weights_dir``, a model card and weights found there (``<detector><suffix>``) replace the
+    bundled ones, so a candidate is measured before it is installed.
+    """
     base, options = ("efficientnet", {"quantized": True}) if name == "efficientnet-int8" else (name, {})
+    candidate = weights_dir / f"{base}{WEIGHTS_SUFFIX.get(base, '')}" if weights_dir else None
+    if candidate is not None and candidate.exists():
+        options["weights"] = candidate
     return load(base, **options), load(base, target_fpr=TARGET_FPR, **options)
 
 
@@ -106,8 +116,10 @@ def rates(scores: np.ndarray, rows: list[dict[str, str]], threshold: float, key:
             for (label, name), idx in sorted(groups.items())}
 
 
-def evaluate_detector(name: str, rows: list[dict[str, str]], images: dict[str, list[np.ndarray]]) -> dict[str, Any]:
-    detector, at_fpr = make_detector(name)
+def evaluate_detector(
+    name: str, rows: list[dict[str, str]], images: dict[str, list[np.ndarray]], weights_dir: Path | None = None
+) -> dict[str, Any]:
+    detector, at_fpr = make_detector(name, weights_dir)
     held_out = set(detector.card_.info.get("training", {}).get("held_out_sources", []))
     labels = np.array([1 if row["label"] == "fake" else 0 for row in rows])
     result: dict[str, Any] = {"auc": {}, "seconds": {}, "held_out_sources": sorted(held_out)}
@@ -171,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-d", "--detector", action="append")
     parser.add_argument("--limit", type=int, help="at most this many test images per set")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--weights-dir", type=Path, help="measure the candidate models in DIR instead of the bundled")
     args = parser.parse_args(argv)
     rows = read_test_rows(args.limit)
     originals = [load_image(row["file"]) for row in rows]
@@ -179,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                               "n_images": len(rows), "detectors": {}}
     for name in args.detector or DEFAULT_DETECTORS:
         try:
-            report["detectors"][name] = evaluate_detector(name, rows, images)
+            report["detectors"][name] = evaluate_detector(name, rows, images, args.weights_dir)
         except Exception as exc:  # a missing extra or weights: note it and go on with the others
             print(f"{name}: skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
