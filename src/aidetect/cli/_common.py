@@ -11,11 +11,11 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from aidetect.errors import DetectorError, MissingDependencyError
+from aidetect.errors import MissingDependencyError
 
 EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -117,14 +117,6 @@ def dataset_location(location: str | os.PathLike[str]) -> Path:
     path = Path(location)
     manifest = path / "manifest.csv"
     return manifest if path.is_dir() and manifest.is_file() else path
-
-
-def capability(detector: Any, method: str, name: str, what: str) -> Callable[..., Any]:
-    """``detector.method``, or a `DetectorError` saying the detector cannot be ``what``."""
-    function = getattr(detector, method, None)
-    if not callable(function):
-        raise DetectorError(f"detector {name!r} cannot be {what}")
-    return function
 
 
 EXTRA_OF_MODULE = {

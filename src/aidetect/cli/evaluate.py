@@ -12,7 +12,6 @@ from aidetect.cli._common import (
     EXIT_OK,
     Subcommands,
     add_progress_argument,
-    capability,
     dataset_location,
     format_table,
     optional_dependencies,
@@ -21,7 +20,7 @@ from aidetect.cli._common import (
     progress_bar,
     say,
 )
-from aidetect.errors import DatasetError
+from aidetect.errors import DatasetError, DetectorError
 from aidetect.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
@@ -93,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(dataset_location(args.dataset), split=args.split)
     detectors = [_load_detector_spec(spec) for spec in specs]
     if args.leave_one_out:  # refuse before the (long) evaluation, not after it
+        from aidetect.trainable import Trainable
+
         for spec, detector in zip(specs, detectors, strict=True):
-            capability(detector, "fit", spec.partition("=")[0], "trained, which leave-one-out needs")
+            if not isinstance(detector, Trainable):
+                raise DetectorError(f"detector {spec.partition('=')[0]!r} cannot be trained, which leave-one-out needs")
         _check_generators(dataset, args.leave_one_out)
     conditions = condition_names(robustness=args.robustness, normalise=args.normalise)
     total = len(dataset) * len(detectors) * len(conditions)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aidetect.cli._common import EXIT_OK, Subcommands, capability, optional_dependencies
+from aidetect.cli._common import EXIT_OK, Subcommands, optional_dependencies
+from aidetect.errors import DetectorError
 
 
 def add_parser(subcommands: Subcommands) -> argparse.ArgumentParser:
@@ -18,10 +19,12 @@ def add_parser(subcommands: Subcommands) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from aidetect.registry import load
+    from aidetect.trainable import Exportable
 
     detector = load(args.name, **({"weights": args.weights} if args.weights else {}))
-    export = capability(detector, "export_onnx", args.name, "exported to ONNX")
+    if not isinstance(detector, Exportable):
+        raise DetectorError(f"detector {args.name!r} cannot be exported to ONNX")
     with optional_dependencies(args.name):
-        path = export(args.out)
+        path = detector.export_onnx(args.out)
     print(path or args.out)
     return EXIT_OK

@@ -20,12 +20,14 @@ def run(args: argparse.Namespace) -> int:
     plugins = get_registry().plugins
     if args.json:
         entries = [{"name": p.name, "module": p.module, "builtin": p.builtin, "ok": p.ok, "error": p.error,
-                    "detectors": list(p.detectors)} for p in plugins]
+                    "detectors": list(p.detectors), "distribution": p.distribution, "version": p.version}
+                   for p in plugins]
         print(json.dumps(entries, indent=2))
         return EXIT_OK
     rows = [[p.name, "builtin" if p.builtin else "external", "ok" if p.ok else "error",
-             ", ".join(p.detectors) or "-", p.module] for p in plugins]
-    print(format_table(["NAME", "KIND", "STATUS", "DETECTORS", "MODULE"], rows))
+             f"{p.distribution or '?'} {p.version or ''}".strip(), ", ".join(p.detectors) or "-", p.module]
+            for p in plugins]
+    print(format_table(["NAME", "KIND", "STATUS", "DISTRIBUTION", "DETECTORS", "MODULE"], rows))
     failures = [f"{p.name}: {p.error}" for p in plugins if not p.ok]
     if failures:
         print("\nfailed plugins (skipped):\n" + "\n".join(failures))

@@ -7,8 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aidetect.cli._common import EXIT_OK, Subcommands, optional_dependencies, positive_int, say
-from aidetect.cli.splits import training_splits
-from aidetect.cli.train import add_training_data_arguments
+from aidetect.cli.train import add_training_data_arguments, training_data
+from aidetect.errors import InvalidOptionError
+
+TUNABLE = ("cnn", "small-cnn")
+"""Detectors `aidetect.training.tune.tune` has a search space for."""
 
 
 def add_parser(subcommands: Subcommands) -> argparse.ArgumentParser:
@@ -23,7 +26,9 @@ def add_parser(subcommands: Subcommands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    train, val, _ = training_splits(args.data, val_split=args.val_split, seed=args.seed or 0)
+    if args.name not in TUNABLE:
+        raise InvalidOptionError(f"tuning is implemented for 'cnn'; got {args.name!r}")
+    train, val, _, _ = training_data(args.data, val_split=args.val_split, seed=args.seed or 0, hold_out=None)
     with optional_dependencies(args.name):
         from aidetect.training.tune import tune
 

@@ -14,32 +14,12 @@ Pillow only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 
 from aidetect import preprocess
+from aidetect.trainconfig import AugmentConfig
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Probabilities and ranges of each augmentation (all applied to both classes)."""
-
-    crop_size: int = 160
-    resized_crop_p: float = 0.25
-    resized_crop_scale: tuple[float, float] = (0.3, 1.0)
-    rescale_p: float = 0.5
-    rescale_range: tuple[float, float] = (0.25, 2.0)
-    social_p: float = 0.25
-    social_scale: tuple[float, float] = (0.4, 1.0)
-    social_quality: tuple[int, int] = (60, 95)
-    jpeg_p: float = 0.6
-    jpeg_quality: tuple[int, int] = (50, 100)
-    flip_p: float = 0.5
-    color_jitter: float = 0.1
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+__all__ = ["AugmentConfig", "augment", "rescale", "social_pipeline"]
 
 
 def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:

@@ -20,6 +20,8 @@ imported only when a model is trained or loaded.
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from typing import Any
 
 from aidetect.detectors.forensic_svm.constants import (
@@ -33,16 +35,10 @@ from aidetect.detectors.forensic_svm.constants import (
     WEIGHTS_FILE,
 )
 from aidetect.detectors.forensic_svm.detector import ForensicSVMDetector
-from aidetect.detectors.forensic_svm.features import (
-    augmented_tile,
-    features_of,
-    image_margins,
-    scoring_features,
-    training_features,
-)
-from aidetect.detectors.forensic_svm.fitting import make_pipeline, parse_grid
-from aidetect.detectors.forensic_svm.persistence import audit_types, load_model
-from aidetect.hookspecs import hookimpl
+from aidetect.detectors.forensic_svm.features import features_of
+from aidetect.detectors.forensic_svm.grid import parse_grid
+from aidetect.detectors.forensic_svm.persistence import audit_types, load_model, load_pipeline
+from aidetect.hookspecs import Register, hookimpl
 
 __all__ = [
     "CARD_NAME",
@@ -55,20 +51,34 @@ __all__ = [
     "WEIGHTS_FILE",
     "ForensicSVMDetector",
     "audit_types",
-    "augmented_tile",
     "features_of",
-    "image_margins",
     "load_model",
-    "make_pipeline",
+    "load_pipeline",
     "parse_grid",
     "register_detectors",
-    "scoring_features",
-    "training_features",
 ]
+
+_MOVED_TO_TRAINING = {
+    "augmented_tile": "aidetect.training.forensic_features",
+    "image_margins": "aidetect.training.forensic_features",
+    "scoring_features": "aidetect.training.forensic_features",
+    "training_features": "aidetect.training.forensic_features",
+    "make_pipeline": "aidetect.training.forensic_svm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecation shim: training helpers moved out of the inference package.
+    if name in _MOVED_TO_TRAINING:
+        module = _MOVED_TO_TRAINING[name]
+        warnings.warn(f"aidetect.detectors.forensic_svm.{name} moved to {module}.{name}", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookimpl
-def register_detectors(register: Any) -> None:
+def register_detectors(register: Register) -> None:
     register(
         "forensic-svm",
         ForensicSVMDetector,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from aidetect.calibration import DEFAULT_FPRS
+
 CARD_NAME = "forensic-svm"
 WEIGHTS_FILE = "forensic-svm.skops"
-FPRS = (0.01, 0.05, 0.1)
-"""False-positive rates whose thresholds (measured on validation reals) go into the model card."""
+FPRS = DEFAULT_FPRS
+"""False-positive rates whose thresholds (measured on validation reals) go into the model card: the same as every
+trainable detector's (`aidetect.calibration.DEFAULT_FPRS`)."""
 
 TILE_SIZE = 256
 MAX_TILES_PER_SIDE = 2

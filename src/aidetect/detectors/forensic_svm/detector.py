@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import os
-import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from aidetect.calibration import Calibrator, calibrator_from_dict
-from aidetect.datasets import Dataset
-from aidetect.detector import BaseDetector, CropPolicy
-from aidetect.detectors.forensic_svm.card import build_card
+from aidetect.calibration import Calibrator
+from aidetect.detector import CropPolicy, DecisionRule
 from aidetect.detectors.forensic_svm.constants import CARD_NAME, MAX_TILES_PER_SIDE, TILE_SIZE
 from aidetect.detectors.forensic_svm.features import features_of
-from aidetect.detectors.forensic_svm.fitting import calibrate, require_both_classes, train_pipeline
-from aidetect.detectors.forensic_svm.persistence import load_model
-from aidetect.jsonio import write_json
-from aidetect.weights import sha256_file
+from aidetect.detectors.forensic_svm.grid import parse_grid
+from aidetect.detectors.forensic_svm.persistence import load_pipeline
+from aidetect.errors import InvalidOptionError
+from aidetect.trainable import TrainableDetector
+from aidetect.trainconfig import CALIBRATIONS
+from aidetect.weights import ModelCard, sha256_file
 
 
-class ForensicSVMDetector(BaseDetector):
+class ForensicSVMDetector(TrainableDetector):
     """RBF-SVM on forensic features of native-resolution tiles, calibrated on validation data.
 
     Parameters
@@ -58,16 +56,22 @@ class ForensicSVMDetector(BaseDetector):
     calibration
         How `fit` maps the mean tile margin to P(AI) on the validation split:
         ``"platt"`` (a sigmoid) or ``"isotonic"`` (a monotone step-free map).
-    threshold, target_fpr, uncertain_band
+    decision, threshold, target_fpr, uncertain_band
         The decision rule, see `aidetect.detector.BaseDetector`.
+
+    Bad options (an unparsable ``grid``, an unknown ``calibration``) are
+    refused here, before any training. Training is
+    `aidetect.training.forensic_svm.train_forensic_svm`, imported only by `fit`.
     """
 
     name: ClassVar[str] = "forensic-svm"
     card_name: ClassVar[str] = CARD_NAME
+    trainer: ClassVar[str] = "aidetect.training.forensic_svm:train_forensic_svm"
+    weights_suffix: ClassVar[str] = ".skops"
 
     def __init__(
         self,
-        weights: str | os.PathLike | None = None,
+        weights: str | os.PathLike[str] | None = None,
         *,
         C: float = 10.0,
         gamma: float | str = "scale",
@@ -80,12 +84,17 @@ class ForensicSVMDetector(BaseDetector):
         seed: int = 0,
         n_jobs: int = 1,
         calibration: str = "platt",
+        decision: DecisionRule | None = None,
         threshold: float | None = None,
         target_fpr: float | None = None,
         uncertain_band: tuple[float, float] | None = None,
     ) -> None:
-        super().__init__(threshold=threshold, target_fpr=target_fpr, uncertain_band=uncertain_band)
-        self.weights = weights
+        super().__init__(weights, decision=decision, threshold=threshold, target_fpr=target_fpr,
+                         uncertain_band=uncertain_band)
+        if calibration not in CALIBRATIONS:
+            raise InvalidOptionError(f"forensic-svm: calibration must be one of {list(CALIBRATIONS)}, "
+                                     f"got {calibration!r}")
+        parse_grid(grid)  # refuse a bad grid now, not after the features are computed
         self.C = C
         self.gamma = gamma
         self.kernel = kernel
@@ -98,7 +107,7 @@ class ForensicSVMDetector(BaseDetector):
         self.n_jobs = n_jobs
         self.calibration = calibration
 
-    # -- model state -------------------------------------------------------------------
+    # -- the model -------------------------------------------------------------------
     @property
     def pipeline_(self) -> Any:
         """The fitted ``Pipeline(StandardScaler, SVC)`` (loaded from the weights on first use)."""
@@ -111,28 +120,16 @@ class ForensicSVMDetector(BaseDetector):
         self._ensure_loaded()
         return self._calibrator
 
-    @property
-    def card_(self) -> dict[str, Any]:
-        """The model card (a JSON-ready dict) of the model in use."""
-        self._ensure_loaded()
-        return self._card
+    def load_model(self, path: Path, card: ModelCard) -> Any:
+        return load_pipeline(path)
 
-    def _is_loaded(self) -> bool:
-        return getattr(self, "_pipeline", None) is not None
-
-    def _load(self) -> None:
-        self._set_state(*load_model(self.weights, card_name=self.card_name))
-
-    def _set_state(self, pipeline: Any, card: dict[str, Any]) -> None:
-        self._calibrator = calibrator_from_dict(card.get("calibration"))
-        self._fpr_thresholds = {float(k): float(v) for k, v in (card.get("fpr_thresholds") or {}).items()}
-        self._card = card
-        self._pipeline = pipeline
+    def serve(self, model: Any, card: ModelCard) -> None:
+        self._pipeline = model
 
     # -- BaseDetector hooks --------------------------------------------------------------
     def crop_policy(self) -> CropPolicy:
         """The card's crop policy (the one the model was trained and calibrated with), unless overridden."""
-        card = CropPolicy.from_dict(self.card_.get("crop_policy", {}))
+        card = self.card_
         return CropPolicy(self.tile_size or card.input_size, self.max_tiles_per_side or card.max_tiles_per_side)
 
     def training_policy(self) -> CropPolicy:
@@ -141,60 +138,21 @@ class ForensicSVMDetector(BaseDetector):
 
     def raw_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """SVM margin (``decision_function``) of each crop's forensic features; positive leans AI."""
-        pipeline = self.pipeline_
-        return pipeline.decision_function(features_of(crops)).astype(np.float64)
+        margins: np.ndarray = self.pipeline_.decision_function(features_of(crops)).astype(np.float64)
+        return margins
 
-    def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """The card's calibration (by default Platt, ``sigmoid(a * margin + b)``) fitted on validation margins."""
-        return self.calibration_.transform(np.asarray(raw, dtype=np.float64))
-
-    def default_threshold(self) -> float:
-        return float(self.card_.get("threshold", 0.5))
-
-    def fpr_thresholds(self) -> dict[float, float]:
-        self._ensure_loaded()
-        return dict(self._fpr_thresholds)
-
-    # -- training ----------------------------------------------------------------------
-    def fit(
-        self, dataset: Dataset, val: Dataset | None = None, *, log: Callable[[str], None] | None = None
-    ) -> ForensicSVMDetector:
-        """Train on ``dataset``; select (with ``grid``), calibrate and set thresholds on ``val``.
-
-        Without ``val``, 10% of ``dataset`` (stratified by label and generator)
-        is split off for that. Training images are augmented (JPEG, random
-        native-resolution crop); validation images are scored as at inference.
-        """
-        from aidetect.datasets import split_dataset
-
-        if val is None:
-            dataset, val, _ = split_dataset(dataset, val=0.1, test=0.0, seed=self.seed)
-        require_both_classes(dataset, "training")
-        require_both_classes(val, "validation")
-        log = log or (lambda message: None)
-        started = time.perf_counter()
-        pipeline, search, timings = train_pipeline(self, dataset, val, log)
-        calibration, thresholds, val_report = calibrate(self, pipeline, val, log)
-        timings["total_s"] = round(time.perf_counter() - started, 2)
-        card = build_card(self, pipeline, dataset, val, search, timings, calibration, thresholds, val_report)
-        self._set_state(pipeline, card)
-        log(f"trained in {timings['total_s']:.1f} s; val ROC-AUC {val_report['roc_auc']:.4f}")
-        return self
-
-    def save(self, path: str | os.PathLike) -> Path:
+    # -- saving ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the pipeline with skops to ``path`` (``.skops``) and its model card beside it (``.json``)."""
         import skops.io
 
-        path = Path(path)
-        if path.suffix != ".skops":
-            raise ValueError(f"{path}: forensic-svm weights are saved as .skops files")
+        path = self.weights_path(path)
         pipeline = self.pipeline_
         path.parent.mkdir(parents=True, exist_ok=True)
         skops.io.dump(pipeline, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-        card = json.loads(json.dumps(self.card_))
-        card["weights"] = {"file": path.name, "sha256": sha256_file(path), "format": "skops"}
-        write_json(path.with_suffix(".json"), card)
-        self._card = card
+        card = self.card_.replace(weights_file=path.name, sha256=sha256_file(path), weights_format="skops", path=None)
+        card.write(path.with_suffix(".json"))
+        self.adopt_card(card)
         return path
 
     def features(self, images: Sequence[Any]) -> np.ndarray:

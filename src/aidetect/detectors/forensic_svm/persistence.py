@@ -9,24 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from aidetect.detectors.forensic_svm.constants import CARD_NAME, PIPELINE_STEPS, TRUSTED_TYPES
-from aidetect.errors import NotFittedError, WeightsError
-from aidetect.weights import ModelCard, card_for_weights, load_card, resolve_weights
-
-
-def _card_path_for(weights: str | os.PathLike | None, card_name: str) -> tuple[ModelCard, Path]:
-    if weights is not None:
-        own = card_for_weights(weights)
-        if own is None:
-            raise WeightsError(f"{weights}: no model card {Path(weights).with_suffix('.json').name} beside it")
-        return own, Path(own.path)  # type: ignore[arg-type]
-    try:
-        card = load_card(card_name)
-    except WeightsError as exc:
-        raise NotFittedError(
-            f"forensic-svm: no bundled model ({exc}); train one with fit() or `aidetect train forensic-svm`, "
-            "or pass weights=PATH.skops (with its .json model card beside it)"
-        ) from exc
-    return card, Path(card.path)  # type: ignore[arg-type]
+from aidetect.errors import WeightsError
+from aidetect.weights import ModelCard, verified_model
 
 
 def audit_types(path: str | os.PathLike) -> list[str]:
@@ -49,18 +33,14 @@ def audit_types(path: str | os.PathLike) -> list[str]:
     return sorted(found - set(TRUSTED_TYPES))
 
 
-def load_model(weights: str | os.PathLike | None = None, *, card_name: str = CARD_NAME) -> tuple[Any, dict[str, Any]]:
-    """Load a forensic-svm pipeline and its card: sha256 check, type audit, then ``skops.io.load``.
+def load_pipeline(path: Path) -> Any:
+    """Load a forensic-svm pipeline whose sha256 the card already vouched for: type audit, then ``skops.io.load``.
 
-    Raises `aidetect.errors.ChecksumMismatchError` when the file is not the
-    one the card describes, `aidetect.errors.WeightsError` when it names a
-    type outside `TRUSTED_TYPES` or does not hold the expected pipeline, and
-    `aidetect.errors.NotFittedError` when ``weights`` is ``None`` and no model is bundled.
+    Raises `aidetect.errors.WeightsError` when the file names a type outside
+    `TRUSTED_TYPES` or does not hold the expected pipeline.
     """
     import skops.io
 
-    card, card_path = _card_path_for(weights, card_name)
-    path = resolve_weights(card, weights)  # checks the sha256 before anything reads the file
     untrusted = audit_types(path)
     if untrusted:
         raise WeightsError(f"{path}: refusing to load, the file names untrusted type(s) {untrusted}")
@@ -69,8 +49,13 @@ def load_model(weights: str | os.PathLike | None = None, *, card_name: str = CAR
     except Exception as exc:  # skops raises its own exception types for untrusted or malformed content
         raise WeightsError(f"{path}: cannot load the skops file ({type(exc).__name__}: {exc})") from exc
     _check_pipeline(pipeline, path)
-    data = json.loads(card_path.read_text(encoding="utf-8"))
-    return pipeline, data
+    return pipeline
+
+
+def load_model(weights: str | os.PathLike[str] | None = None, *, card_name: str = CARD_NAME) -> tuple[Any, ModelCard]:
+    """A forensic-svm pipeline and its card, through card -> sha256 check -> type audit -> load."""
+    card, path = verified_model(weights, card_name=card_name, detector="forensic-svm")
+    return load_pipeline(path), card
 
 
 def _check_pipeline(pipeline: Any, path: Path) -> None:
