@@ -23,9 +23,9 @@ import aidetect
 from aidetect.cli import main
 from aidetect.errors import UnknownDetectorError
 from aidetect.registry import BUILTIN_PLUGINS, PLUGINS_ENV, get_registry, reset_registry
+from conftest import write_image
 
 pytestmark = pytest.mark.slow  # pip-installs the example plugin
-from conftest import write_image
 
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "examples" / "plugin"
 BROKEN_DIST = {

@@ -21,7 +21,7 @@ because the false-positive rate only depends on those.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -103,13 +103,15 @@ class _NothingToFit:
     """A calibrator with nothing to fit: the raw score is mapped by a fixed function."""
 
     method: ClassVar[str]
-    _map: ClassVar[Callable[[np.ndarray], np.ndarray]]
-
     def fit(self, raw: Iterable[float], y: Iterable[int]) -> _NothingToFit:
         return self
 
     def transform(self, raw: Iterable[float]) -> np.ndarray:
-        return type(self)._map(_as_raw(raw))
+        return self._map(_as_raw(raw))
+
+    @staticmethod
+    def _map(raw: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method}
@@ -122,14 +124,20 @@ class SigmoidCalibrator(_NothingToFit):
     """``sigmoid(raw)``: the raw score is already a logit."""
 
     method = "sigmoid"
-    _map = staticmethod(_sigmoid)
+
+    @staticmethod
+    def _map(raw: np.ndarray) -> np.ndarray:
+        return _sigmoid(raw)
 
 
 class IdentityCalibrator(_NothingToFit):
     """The raw score already is a probability; it is only clipped away from 0 and 1."""
 
     method = "identity"
-    _map = staticmethod(_clip)
+
+    @staticmethod
+    def _map(raw: np.ndarray) -> np.ndarray:
+        return _clip(raw)
 
 
 class PlattCalibrator:

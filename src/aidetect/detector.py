@@ -169,12 +169,12 @@ class BaseDetector:
         target_fpr: float | None = None,
         uncertain_band: tuple[float, float] | None = None,
     ) -> None:
-        keywords = {"threshold": threshold, "target_fpr": target_fpr, "uncertain_band": uncertain_band}
-        given = {key: value for key, value in keywords.items() if value is not None}
+        given = [key for key, value in (("threshold", threshold), ("target_fpr", target_fpr),
+                                          ("uncertain_band", uncertain_band)) if value is not None]
         if decision is not None and given:
-            raise ValueError(f"give decision= or {sorted(given)}, not both")
+            raise ValueError(f"give decision= or {given}, not both")
         try:
-            self.decision = decision or DecisionRule(**given)
+            self.decision = decision or DecisionRule(threshold, uncertain_band, target_fpr)
         except (TypeError, ValueError) as exc:
             from aidetect.errors import InvalidOptionError
 
@@ -246,7 +246,7 @@ class BaseDetector:
             Prediction(
                 score=item.score,
                 label=rule.label(item.score),
-                threshold=rule.threshold,
+                threshold=float(rule.threshold if rule.threshold is not None else 0.5),
                 detector=self.name,
                 crop_scores=item.crop_scores,
                 source=None if isinstance(src, np.ndarray) else describe_source(src),

@@ -72,7 +72,8 @@ class DetectorInfo:
         """Whether the bundled/cached weights named by the card are present (None: no card)."""
         if self.card is None:
             return None
-        from aidetect.weights import WeightsError, has_weights, load_card
+        from aidetect.errors import WeightsError
+        from aidetect.weights import has_weights, load_card
 
         try:
             return has_weights(load_card(self.card))

@@ -79,7 +79,7 @@ class ModelCard:
             raise WeightsError(f"{path or 'model card'}: malformed model card ({exc!r})") from exc
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> ModelCard:
+    def from_file(cls, path: str | os.PathLike[str]) -> ModelCard:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -105,7 +105,7 @@ class ModelCard:
         data.update(self.info)
         return data
 
-    def write(self, path: str | os.PathLike) -> Path:
+    def write(self, path: str | os.PathLike[str]) -> Path:
         """The card as JSON (NaN-free: a one-class AUC is ``null``)."""
         from aidetect.jsonio import write_json
 
@@ -146,7 +146,7 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "aidetect"
 
 
-def load_card(name_or_path: str | os.PathLike) -> ModelCard:
+def load_card(name_or_path: str | os.PathLike[str]) -> ModelCard:
     """A bundled card by name (``"efficientnet"``), or a card JSON by path."""
     candidate = Path(name_or_path)
     if candidate.suffix == CARD_SUFFIX and candidate.exists():
@@ -157,13 +157,13 @@ def load_card(name_or_path: str | os.PathLike) -> ModelCard:
     raise WeightsError(f"no model card named {str(name_or_path)!r} (looked for {bundled})")
 
 
-def card_for_weights(weights: str | os.PathLike) -> ModelCard | None:
+def card_for_weights(weights: str | os.PathLike[str]) -> ModelCard | None:
     """The card saved beside a weights file (``model.onnx`` -> ``model.json``), if any."""
     card_path = Path(weights).with_suffix(CARD_SUFFIX)
     return ModelCard.from_file(card_path) if card_path.exists() else None
 
 
-def find_card(weights: str | os.PathLike | None, *, card_name: str, detector: str) -> ModelCard:
+def find_card(weights: str | os.PathLike[str] | None, *, card_name: str, detector: str) -> ModelCard:
     """The card of a model: the one beside ``weights`` if it has one, else the bundled card ``card_name``.
 
     Raises `NotFittedError` when neither exists (a trainable detector with nothing bundled).
@@ -181,7 +181,7 @@ def find_card(weights: str | os.PathLike | None, *, card_name: str, detector: st
         ) from exc
 
 
-def verified_model(weights: str | os.PathLike | None, *, card_name: str, detector: str) -> tuple[ModelCard, Path]:
+def verified_model(weights: str | os.PathLike[str] | None, *, card_name: str, detector: str) -> tuple[ModelCard, Path]:
     """Card -> verify -> path: the one way every trainable detector finds its model before loading it.
 
     The card (`find_card`), then the weights it describes (`resolve_weights`),
@@ -191,7 +191,7 @@ def verified_model(weights: str | os.PathLike | None, *, card_name: str, detecto
     return card, resolve_weights(card, weights)
 
 
-def sha256_file(path: str | os.PathLike) -> str:
+def sha256_file(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -199,7 +199,7 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify(path: str | os.PathLike, expected_sha256: str) -> Path:
+def verify(path: str | os.PathLike[str], expected_sha256: str) -> Path:
     """Return ``path`` if its sha256 is ``expected_sha256``; raise `ChecksumMismatchError` otherwise."""
     actual = sha256_file(path)
     if actual != expected_sha256.lower():
@@ -212,7 +212,7 @@ def has_weights(card: ModelCard) -> bool:
     return any(path.exists() for path in _local_candidates(card))
 
 
-def resolve_weights(card: ModelCard, weights: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+def resolve_weights(card: ModelCard, weights: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
     """Find the weights the card describes and check their sha256.
 
     An explicit ``weights`` path is checked against ``card`` too, unless it has
@@ -240,7 +240,7 @@ def _local_candidates(card: ModelCard) -> list[Path]:
     return [base / card.weights_file, bundled_dir() / card.weights_file, cache_dir() / card.weights_file]
 
 
-def fetch(url: str, destination: str | os.PathLike, sha256: str, *, timeout: float = 60.0) -> Path:
+def fetch(url: str, destination: str | os.PathLike[str], sha256: str, *, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``destination`` and keep it only if its sha256 matches.
 
     The file is written next to its destination and renamed into place after

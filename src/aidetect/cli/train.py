@@ -105,7 +105,8 @@ def training_data(locations: Sequence[str], *, val_split: str | None, seed: int,
     joined = "+".join(data.name for data in sets)
 
     def concat(role: int, suffix: str) -> Dataset | None:
-        present = [_named(part[role], data.name) for part, data in zip(parts, sets, strict=True) if part[role]]
+        present = [named for part, data in zip(parts, sets, strict=True)
+                   if (named := _named(part[role], data.name)) is not None]
         return concat_datasets(present, name=joined + suffix) if present else None
 
     train, val, test = concat(0, ""), concat(1, " val"), concat(2, " test")

@@ -55,7 +55,8 @@ def train_neural(detector: NeuralDetector, data: Dataset, val: Dataset | None, *
     torch.manual_seed(config.seed)  # the head's random initialisation is part of the run
     network = detector.build_network()
     with _work_dir(detector.work_dir, detector.name) as work_dir:
-        result = train(network, data, val, config, work_dir, resume=detector.resume, log=log)
+        resume = None if detector.resume is None else Path(detector.resume)
+        result = train(network, data, val, config, work_dir, resume=resume, log=log)
     network.eval()
     card = training_card(detector, data, val, config, result)
     return network, calibrate_on(detector, network, card, val, method=config.calibration)

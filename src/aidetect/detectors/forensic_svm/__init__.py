@@ -84,7 +84,7 @@ def register_detectors(register: Register) -> None:
         ForensicSVMDetector,
         description="SVM on forensic features (ELA, noise residual, residual spectrum); fast CPU baseline",
         backend="sklearn",
-        requires=["sklearn", "cv2", "skops"],
+        requires=["sklearn", "cv2", "skops", "scipy"],
         extra="forensic",
         aliases=["ela-svm", "svm"],
         card="forensic-svm",

@@ -13,7 +13,7 @@ from aidetect.errors import WeightsError
 from aidetect.weights import ModelCard, verified_model
 
 
-def audit_types(path: str | os.PathLike) -> list[str]:
+def audit_types(path: str | os.PathLike[str]) -> list[str]:
     """The types named in a skops file that are not in `TRUSTED_TYPES` (read from its schema, nothing built)."""
     try:
         with zipfile.ZipFile(path) as archive:
