@@ -103,7 +103,7 @@ class Dataset(Sequence[Sample]):
         return f"Dataset({self.name!r}, {len(self)} samples: {counts['real']} real, {counts['fake']} fake)"
 
 
-def load_dataset(location: str | os.PathLike[str], *, split: str | None = None) -> Dataset:
+def load_dataset(location: str | os.PathLike, *, split: str | None = None) -> Dataset:
     """Open a CSV manifest or a folder in any supported layout.
 
     ``split`` keeps only that manifest split (manifests only).
@@ -117,7 +117,7 @@ def load_dataset(location: str | os.PathLike[str], *, split: str | None = None) 
     return dataset
 
 
-def from_manifest(manifest: str | os.PathLike[str]) -> Dataset:
+def from_manifest(manifest: str | os.PathLike) -> Dataset:
     """Read a CSV with columns ``path``, ``label`` and optionally ``generator``, ``split``.
 
     Relative paths are taken relative to the manifest's folder.
@@ -161,7 +161,7 @@ def _read_manifest_rows(reader: csv.DictReader, manifest: Path, root: Path) -> l
     return samples
 
 
-def from_folder(root: str | os.PathLike[str]) -> Dataset:
+def from_folder(root: str | os.PathLike) -> Dataset:
     """Collect a labelled folder: ``real/ fake/``, ``REAL/ FAKE/``, ``0_real/ 1_fake/``.
 
     Class folders may sit at any depth (CNNDetection nests them per category),
@@ -176,7 +176,7 @@ def from_folder(root: str | os.PathLike[str]) -> Dataset:
     return Dataset(tuple(samples), name=root.name, root=root)
 
 
-def iter_folder_samples(root: str | os.PathLike[str]) -> Iterator[Sample]:
+def iter_folder_samples(root: str | os.PathLike) -> Iterator[Sample]:
     """Stream the samples of a labelled folder without holding the listing in memory."""
     root = Path(root)
     for path in iter_images(root, recursive=True):
@@ -197,7 +197,7 @@ def _label_from_parts(parts: Sequence[str]) -> tuple[int | None, str | None]:
     return None, None
 
 
-def iter_images(root: str | os.PathLike[str], *, recursive: bool = True) -> Iterator[Path]:
+def iter_images(root: str | os.PathLike, *, recursive: bool = True) -> Iterator[Path]:
     """Yield image files under ``root`` in a stable order, one directory at a time."""
     root = Path(root)
     if root.is_file():

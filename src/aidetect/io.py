@@ -30,7 +30,7 @@ from aidetect.errors import (
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-ImageInput = Union[str, os.PathLike[str], bytes, bytearray, IO[bytes], "PILImage.Image", np.ndarray]
+ImageInput = Union[str, os.PathLike, bytes, bytearray, IO[bytes], "PILImage.Image", np.ndarray]
 """Anything `load_image` accepts."""
 
 MAX_PIXELS = 120_000_000
@@ -70,7 +70,7 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS, min_side: in
 
 def describe_source(source: object) -> str:
     """A short human-readable name for an input, used in error messages and reports."""
-    if isinstance(source, (str, os.PathLike[str])):
+    if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)  # type: ignore[return-value]
     if isinstance(source, (bytes, bytearray)):
         return f"<{len(source)} bytes>"
@@ -126,7 +126,7 @@ def _as_stream(source: ImageInput, name: str) -> IO[bytes]:
         if not source:
             raise EmptyImageError("input holds zero bytes", name)
         return _io.BytesIO(bytes(source))
-    if isinstance(source, (str, os.PathLike[str])):
+    if isinstance(source, (str, os.PathLike)):
         try:
             path = Path(source)
             if not path.exists():
@@ -240,6 +240,6 @@ def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def is_image_path(path: str | os.PathLike[str]) -> bool:
+def is_image_path(path: str | os.PathLike) -> bool:
     """True if the file name has one of `IMAGE_SUFFIXES` (case-insensitive)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES

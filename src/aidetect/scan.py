@@ -148,7 +148,7 @@ class ScanSummary:
 
 
 def scan(
-    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
     detector_name: str = DEFAULT_DETECTOR,
     *,
     options: dict[str, Any] | None = None,
@@ -171,7 +171,7 @@ def scan(
     returns; the returned iterator raises `aidetect.errors.AidetectError`
     only when the detector itself cannot run.
     """
-    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike[str])) else [Path(p) for p in paths]
+    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     _check_paths(roots)
     _check_detector(detector_name)
     if batch_size < 1:
