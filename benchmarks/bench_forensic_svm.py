@@ -127,7 +127,7 @@ def training_time(retrain: bool, manifest: Path) -> dict[str, Any]:
         searched = {key: list(dict.fromkeys(row[key] for row in rows if key in row))
                     for key in ("C", "gamma", "kernel")}
         detector = aidetect.load(DETECTOR, grid={k: v for k, v in searched.items() if v} or None, n_jobs=2)
-        trained = detector.fit(train, val).card_["training"]
+        trained = detector.fit(train, val).card_.info["training"]
         facts["this_run"] = {"seconds": trained["training_time_seconds"], "timings": trained["timings"]}
     return facts
 

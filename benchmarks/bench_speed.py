@@ -121,9 +121,13 @@ def images(n: int, size: int, seed: int = 0) -> list[np.ndarray]:
 
 def _torch_backed(detector: Any, module: Any) -> Any:
     """``detector`` answering through ``module`` (PyTorch eager) instead of ONNX Runtime: same crops, calibration."""
-    from aidetect.training.fit import raw_logits
+    import torch
 
-    detector.raw_scores = types.MethodType(lambda self, crops: raw_logits(module, self.inputs(crops)), detector)
+    def raw_logits(self: Any, crops: Any) -> Any:
+        with torch.inference_mode():
+            return module(torch.from_numpy(self.inputs(crops))).numpy().ravel()
+
+    detector.raw_scores = types.MethodType(raw_logits, detector)
     return detector
 
 

@@ -88,7 +88,7 @@ class BrokenDetector(BrightnessDetector):
 def register_detectors(register: Any) -> None:
     """The test plugin's hook: the same call a third-party plugin makes."""
     register("test-brightness", BrightnessDetector, description="mean brightness (tests)", backend="numpy",
-             aliases=["test-bright"])
+             aliases=["test-bright"], deprecated_names=["test-luminance"])
     register("test-recorder", RecordingDetector, description="records calls (tests)", backend="numpy")
     register("test-broken", BrokenDetector, description="never works (tests)", backend="numpy")
     register("test-needs-module", BrightnessDetector, description="needs a module nobody has (tests)",

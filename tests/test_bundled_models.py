@@ -62,6 +62,8 @@ def test_int8_variant_agrees_with_fp32() -> None:
     np.testing.assert_array_equal(fp32 >= 0.5, int8 >= 0.5)
 
 
+@pytest.mark.dataset
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_model_separates_the_validation_split(name: str) -> None:
     """On 96 images of mixed-v1's validation split (never trained on), ROC-AUC stays far above chance."""

@@ -292,7 +292,7 @@ def fake_tune(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     module = types.ModuleType("aidetect.training.tune")
 
     def tune(name, train, val, *, trials, out, seed):
-        if name == "needs-optuna":
+        if Path(out).name == "needs-optuna.json":
             raise ModuleNotFoundError("No module named 'optuna'", name="optuna")
         calls.append({"name": name, "train": len(train), "val": len(val), "trials": trials, "out": out, "seed": seed})
         Path(out).write_text("{}", encoding="utf-8")
@@ -311,8 +311,14 @@ def test_tune_calls_the_tuner(capsys, labelled_dir: Path, tmp_path: Path, fake_t
 
 
 def test_tune_without_optuna_names_the_extra(capsys, labelled_dir: Path, tmp_path: Path, fake_tune) -> None:
-    code, _, err = run(capsys, "tune", "needs-optuna", "--data", labelled_dir, "--out", tmp_path / "b.json")
+    code, _, err = run(capsys, "tune", "cnn", "--data", labelled_dir, "--out", tmp_path / "needs-optuna.json")
     assert code == 2 and "pip install 'aidetect-images[tune]'" in err
+
+
+def test_tune_refuses_an_untunable_detector_before_reading_data(capsys, tmp_path: Path, fake_tune) -> None:
+    code, _, err = run(capsys, "tune", "efficientnet", "--data", tmp_path / "absent", "--out", tmp_path / "b.json")
+    assert code == 2 and err == "aidetect: error: tuning is implemented for 'cnn'; got 'efficientnet'\n"
+    assert fake_tune == []
 
 
 def test_export_onnx(capsys, tmp_path: Path) -> None:

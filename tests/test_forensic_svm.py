@@ -17,14 +17,10 @@ pytest.importorskip("skops")
 import aidetect
 from aidetect.cli import main
 from aidetect.datasets import from_folder
-from aidetect.detectors.forensic_svm import (
-    ForensicSVMDetector,
-    audit_types,
-    parse_grid,
-    training_features,
-)
+from aidetect.detectors.forensic_svm import ForensicSVMDetector, audit_types, parse_grid
 from aidetect.errors import ChecksumMismatchError, DatasetError, WeightsError
 from aidetect.features import FEATURE_NAMES
+from aidetect.training.forensic_features import training_features
 
 SIZE = 64
 
@@ -74,10 +70,10 @@ def test_learns_the_periodic_trace(trained: ForensicSVMDetector, toy_root: Path)
 
 def test_card_records_the_recipe(trained: ForensicSVMDetector) -> None:
     card = trained.card_
-    assert card["features"]["count"] == len(FEATURE_NAMES)
-    assert card["training"]["hyper_parameters"]["C"] == 1.0
-    assert card["training"]["n"] == 32
-    assert card["calibration"]["method"] == "platt"
+    assert card.info["features"]["count"] == len(FEATURE_NAMES)
+    assert card.info["training"]["hyper_parameters"]["C"] == 1.0
+    assert card.info["training"]["n"] == 32
+    assert card.calibration["method"] == "platt"
 
 
 def test_views_per_image_multiplies_training_rows(toy_root: Path) -> None:
@@ -156,10 +152,10 @@ def test_cli_trains_with_a_grid(toy_root: Path, tmp_path: Path, capsys: pytest.C
 
 def test_cards_hold_no_nan(tmp_path: Path) -> None:
     """A one-class generator has no AUC: the card says null rather than writing invalid JSON."""
-    from aidetect.detectors.forensic_svm import _write_json
+    from aidetect.jsonio import write_json
 
     path = tmp_path / "card.json"
-    _write_json(path, {"per_generator": {"only-fakes": {"roc_auc": float("nan"), "recall": np.float64(0.5)}}})
+    write_json(path, {"per_generator": {"only-fakes": {"roc_auc": float("nan"), "recall": np.float64(0.5)}}})
     assert json.loads(path.read_text()) == {"per_generator": {"only-fakes": {"roc_auc": None, "recall": 0.5}}}
 
 
@@ -175,6 +171,7 @@ def toy_generators_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_cli_leave_one_generator_out(
     toy_generators_root: Path, saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -200,7 +197,7 @@ def test_isotonic_calibration_is_fitted_saved_and_reloaded(toy_root: Path, tmp_p
     dataset = from_folder(toy_root)
     detector = ForensicSVMDetector(tile_size=32, augment_jpeg=False, views_per_image=1, calibration="isotonic")
     detector.fit(dataset, val=dataset)
-    assert detector.card_["calibration"]["method"] == "isotonic"
+    assert detector.card_.calibration["method"] == "isotonic"
     saved = detector.save(tmp_path / "iso.skops")
     images = sorted((toy_root / "real").iterdir())[:3]
     np.testing.assert_allclose([p.score for p in aidetect.load("forensic-svm", weights=saved).predict_batch(images)],

@@ -25,6 +25,8 @@ from aidetect.errors import UnknownDetectorError
 from aidetect.registry import BUILTIN_PLUGINS, PLUGINS_ENV, get_registry, reset_registry
 from conftest import write_image
 
+pytestmark = pytest.mark.slow  # pip-installs the example plugin
+
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "examples" / "plugin"
 BROKEN_DIST = {
     "aidetect_broken_example-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: aidetect-broken-example\n"
@@ -99,7 +101,8 @@ def test_the_cli_lists_and_uses_the_plugin(plugin_on_path, tmp_path: Path, capsy
     assert main(["plugins", "--json"]) == 0
     plugins = {plugin["name"]: plugin for plugin in json.loads(capsys.readouterr().out)}
     assert plugins["example"] == {"name": "example", "module": "aidetect_plugin_example.plugin", "builtin": False,
-                                  "ok": True, "error": None, "detectors": ["example-saturation"]}
+                                  "ok": True, "error": None, "detectors": ["example-saturation"],
+                                  "distribution": "aidetect-plugin-example", "version": "0.1.0"}
     assert main(["list"]) == 0
     assert any(line.split()[:3] == ["example-saturation", "numpy", "ready"]
                for line in capsys.readouterr().out.splitlines())

@@ -8,24 +8,39 @@
 Importing this package is cheap: numpy, Pillow and pluggy at most. torch,
 scikit-learn, OpenCV and ONNX Runtime are imported only by the detector that
 needs them.
+
+The names below are the public API and the plugin contract (docs/plugins.md):
+a plugin imports what it needs from ``aidetect``, never from submodules.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from aidetect.detector import BaseDetector, Detector, Prediction
+from aidetect.detector import BaseDetector, CropPolicy, DecisionRule, Detector, Prediction
 from aidetect.errors import AidetectError
-from aidetect.hookspecs import hookimpl
+from aidetect.hookspecs import Register, hookimpl
 from aidetect.registry import DEFAULT_DETECTOR, DetectorInfo, available, load
+from aidetect.trainable import Exportable, Trainable, TrainableDetector
+from aidetect.trainconfig import AugmentConfig, TrainConfig
+from aidetect.weights import ModelCard
 
 __all__ = [
     "DEFAULT_DETECTOR",
     "AidetectError",
+    "AugmentConfig",
     "BaseDetector",
+    "CropPolicy",
+    "DecisionRule",
     "Detector",
     "DetectorInfo",
+    "Exportable",
+    "ModelCard",
     "Prediction",
+    "Register",
+    "TrainConfig",
+    "Trainable",
+    "TrainableDetector",
     "__version__",
     "available",
     "hookimpl",

@@ -21,9 +21,8 @@ because the false-positive rate only depends on those.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -100,40 +99,45 @@ def _clip(probabilities: np.ndarray) -> np.ndarray:
 # -- calibrators ------------------------------------------------------------------------------
 
 
-class SigmoidCalibrator:
-    """``sigmoid(raw)``: the raw score is already a logit. Nothing to fit."""
+class _NothingToFit:
+    """A calibrator with nothing to fit: the raw score is mapped by a fixed function."""
 
-    method = "sigmoid"
-
-    def fit(self, raw: Iterable[float], y: Iterable[int]) -> SigmoidCalibrator:
+    method: ClassVar[str]
+    def fit(self, raw: Iterable[float], y: Iterable[int]) -> _NothingToFit:
         return self
 
     def transform(self, raw: Iterable[float]) -> np.ndarray:
-        return _sigmoid(_as_raw(raw))
+        return self._map(_as_raw(raw))
+
+    @staticmethod
+    def _map(raw: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method}
 
     def __repr__(self) -> str:
-        return "SigmoidCalibrator()"
+        return f"{type(self).__name__}()"
 
 
-class IdentityCalibrator:
+class SigmoidCalibrator(_NothingToFit):
+    """``sigmoid(raw)``: the raw score is already a logit."""
+
+    method = "sigmoid"
+
+    @staticmethod
+    def _map(raw: np.ndarray) -> np.ndarray:
+        return _sigmoid(raw)
+
+
+class IdentityCalibrator(_NothingToFit):
     """The raw score already is a probability; it is only clipped away from 0 and 1."""
 
     method = "identity"
 
-    def fit(self, raw: Iterable[float], y: Iterable[int]) -> IdentityCalibrator:
-        return self
-
-    def transform(self, raw: Iterable[float]) -> np.ndarray:
-        return _clip(_as_raw(raw))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method}
-
-    def __repr__(self) -> str:
-        return "IdentityCalibrator()"
+    @staticmethod
+    def _map(raw: np.ndarray) -> np.ndarray:
+        return _clip(raw)
 
 
 class PlattCalibrator:
@@ -364,19 +368,12 @@ def fpr_table(scores_real: Iterable[float], fprs: Iterable[float] = DEFAULT_FPRS
 def threshold_for_fpr_on(detector: Detector, dataset: Dataset, fpr: float, batch_size: int = 32) -> float:
     """Score the real images of ``dataset`` with ``detector`` and return `threshold_for_fpr` of them.
 
-    Images that cannot be loaded are skipped with a warning.
+    Images that cannot be loaded are skipped with a warning. (Lives in
+    `aidetect.recalibrate`, beside the other detector-level calibration.)
     """
-    from aidetect.datasets import REAL
-    from aidetect.evaluation import score_dataset
+    from aidetect.recalibrate import threshold_for_fpr_on as measure
 
-    reals = dataset.where(lambda sample: sample.label == REAL)
-    run = score_dataset(detector, reals, batch_size=batch_size)
-    if run.errors:
-        warnings.warn(
-            f"threshold_for_fpr_on: skipped {len(run.errors)} unreadable real image(s), first: {run.errors[0].message}",
-            stacklevel=2,
-        )
-    return threshold_for_fpr(run.conditions["clean"].scores, fpr)
+    return measure(detector, dataset, fpr, batch_size)
 
 
 # -- thresholds that hold across sources ---------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -62,14 +62,27 @@ class Detector(Protocol):
 
 @dataclass(frozen=True)
 class DecisionRule:
-    """How a calibrated score becomes a label."""
+    """How a calibrated score becomes a label: one object instead of three constructor arguments.
 
-    threshold: float = 0.5
+    ``threshold``: label ``"ai"`` at or above it (None: the model card's
+    default). ``target_fpr``: instead of ``threshold``, the threshold that gave
+    this false-positive rate on the model's validation reals (one of those in
+    its card). ``uncertain_band``: ``(low, high)``, scores in ``[low, high)``
+    are labelled ``"uncertain"``. A detector turns its rule into a concrete one
+    (`resolve`) with its card's default threshold and FPR table.
+    """
+
+    threshold: float | None = None
     uncertain_band: tuple[float, float] | None = None
+    target_fpr: float | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.threshold is not None and self.target_fpr is not None:
+            raise ValueError("give either threshold or target_fpr, not both")
+        for name in ("threshold", "target_fpr"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
         if self.uncertain_band is not None:
             low, high = self.uncertain_band
             if not 0.0 <= low <= high <= 1.0:
@@ -77,12 +90,31 @@ class DecisionRule:
                     f"uncertain_band must be (low, high) with 0 <= low <= high <= 1, got {self.uncertain_band}"
                 )
 
+    def resolve(
+        self, default_threshold: float, fpr_thresholds: Mapping[float, float], detector: str = ""
+    ) -> DecisionRule:
+        """The concrete rule: ``target_fpr`` looked up in ``fpr_thresholds``, else ``threshold``, else the default."""
+        threshold = self.threshold
+        if self.target_fpr is not None:
+            if self.target_fpr not in fpr_thresholds:
+                known = ", ".join(f"{fpr:g}" for fpr in sorted(fpr_thresholds)) or "none"
+                raise ValueError(
+                    f"{detector}: no validated threshold for target_fpr={self.target_fpr:g} "
+                    f"(model card has: {known}); compute one on your data with "
+                    "aidetect.calibration.threshold_for_fpr"
+                )
+            threshold = fpr_thresholds[self.target_fpr]
+        if threshold is None:
+            threshold = default_threshold
+        return DecisionRule(threshold=float(threshold), uncertain_band=self.uncertain_band)
+
     def label(self, score: float) -> str:
         if self.uncertain_band is not None:
             low, high = self.uncertain_band
             if low <= score < high:
                 return UNCERTAIN_LABEL
-        return AI_LABEL if score >= self.threshold else REAL_LABEL
+        threshold = 0.5 if self.threshold is None else self.threshold
+        return AI_LABEL if score >= threshold else REAL_LABEL
 
 
 @dataclass(frozen=True)
@@ -110,7 +142,8 @@ class _ScoredImage:
 class BaseDetector:
     """Shared machinery: subclasses implement `raw_scores` (and usually `crops`).
 
-    Parameters (common to every subclass):
+    The decision rule (common to every subclass) is one `DecisionRule`, given as
+    ``decision=`` or, equivalently, as its three keywords:
 
     threshold
         Score at or above which an image is labelled ``"ai"``. Default: the
@@ -120,6 +153,9 @@ class BaseDetector:
         rate on the model's validation data (one of those in its model card).
     uncertain_band
         ``(low, high)``: scores in ``[low, high)`` are labelled ``"uncertain"``.
+
+    A bad rule (both threshold and target_fpr, values outside [0, 1]) is refused
+    here, when the detector is made, not when it first predicts.
     """
 
     name: ClassVar[str] = "base"
@@ -128,14 +164,34 @@ class BaseDetector:
     def __init__(
         self,
         *,
+        decision: DecisionRule | None = None,
         threshold: float | None = None,
         target_fpr: float | None = None,
         uncertain_band: tuple[float, float] | None = None,
     ) -> None:
-        self.threshold = threshold
-        self.target_fpr = target_fpr
-        self.uncertain_band = uncertain_band
+        given = [key for key, value in (("threshold", threshold), ("target_fpr", target_fpr),
+                                          ("uncertain_band", uncertain_band)) if value is not None]
+        if decision is not None and given:
+            raise ValueError(f"give decision= or {given}, not both")
+        try:
+            self.decision = decision or DecisionRule(threshold, uncertain_band, target_fpr)
+        except (TypeError, ValueError) as exc:
+            from aidetect.errors import InvalidOptionError
+
+            raise InvalidOptionError(f"{self.name}: {exc}") from exc
         self._lock = threading.RLock()
+
+    @property
+    def threshold(self) -> float | None:
+        return self.decision.threshold
+
+    @property
+    def target_fpr(self) -> float | None:
+        return self.decision.target_fpr
+
+    @property
+    def uncertain_band(self) -> tuple[float, float] | None:
+        return self.decision.uncertain_band
 
     # -- lazy loading ------------------------------------------------------------
     def _is_loaded(self) -> bool:
@@ -174,22 +230,8 @@ class BaseDetector:
 
     # -- the decision -------------------------------------------------------------
     def decision_rule(self) -> DecisionRule:
-        if self.threshold is not None and self.target_fpr is not None:
-            raise ValueError("give either threshold or target_fpr, not both")
-        threshold = self.threshold
-        if self.target_fpr is not None:
-            table = self.fpr_thresholds()
-            if self.target_fpr not in table:
-                known = ", ".join(f"{fpr:g}" for fpr in sorted(table)) or "none"
-                raise ValueError(
-                    f"{self.name}: no validated threshold for target_fpr={self.target_fpr:g} "
-                    f"(model card has: {known}); compute one on your data with "
-                    "aidetect.calibration.threshold_for_fpr"
-                )
-            threshold = table[self.target_fpr]
-        if threshold is None:
-            threshold = self.default_threshold()
-        return DecisionRule(threshold=float(threshold), uncertain_band=self.uncertain_band)
+        """The concrete rule for this detector's model (reads its card: loads the model if needed)."""
+        return self.decision.resolve(self.default_threshold(), self.fpr_thresholds(), self.name)
 
     # -- the public API -------------------------------------------------------------
     def predict(self, image: ImageInput) -> Prediction:
@@ -197,14 +239,14 @@ class BaseDetector:
 
     def predict_batch(self, images: Iterable[ImageInput], batch_size: int = 32) -> list[Prediction]:
         """Judge several images, running the backend on up to ``batch_size`` crops at a time."""
-        rule = self.decision_rule()
         sources = list(images)
-        scored = self._score_sources(sources, batch_size)
+        scored = self._score_sources(sources, batch_size)  # scoring loads the model; the rule reads its card
+        rule = self.decision_rule()
         return [
             Prediction(
                 score=item.score,
                 label=rule.label(item.score),
-                threshold=rule.threshold,
+                threshold=float(rule.threshold if rule.threshold is not None else 0.5),
                 detector=self.name,
                 crop_scores=item.crop_scores,
                 source=None if isinstance(src, np.ndarray) else describe_source(src),

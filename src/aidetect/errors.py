@@ -65,6 +65,10 @@ class MissingDependencyError(DetectorError, ImportError):
         )
 
 
+class InvalidOptionError(DetectorError, ValueError):
+    """A detector or training option with a value it cannot take (refused before any work starts)."""
+
+
 class NotFittedError(DetectorError):
     """A trainable detector was used before `fit` or without weights."""
 

@@ -1,13 +1,19 @@
 """Name -> detector: the pluggy plugin manager and the detector table.
 
 Built-in detector modules and third-party plugins (entry-point group
-``aidetect``) register through the same `register_detectors` hook. A plugin
-that fails to import or raises while registering is recorded and warned
-about, and never takes the others down.
+``aidetect``) register through the same `register_detectors` hook, called
+through the plugin manager (``pm.hook``), so pluggy's ordering, tracing and
+wrappers apply to every plugin. A plugin that fails to import or raises while
+registering is recorded and warned about, and never takes the others down.
 
 ``AIDETECT_PLUGINS`` controls external plugins: unset loads them all;
 ``none`` (or an empty value) loads none; a comma-separated list loads only
 those entry-point names.
+
+Renamed detectors keep working for a while: `DEPRECATED_NAMES` (and a
+plugin's ``register(..., deprecated_names=[...])``) map an old name to the
+new one, with a `DeprecationWarning` when it is used (as timm's
+``register_model_deprecations``).
 """
 
 from __future__ import annotations
@@ -24,18 +30,23 @@ from typing import Any
 
 import pluggy
 
+from aidetect import __version__
+from aidetect.detector import Detector
 from aidetect.errors import DetectorError, MissingDependencyError, PluginError, UnknownDetectorError
 from aidetect.hookspecs import PROJECT, DetectorSpecs
 
 ENTRY_POINT_GROUP = "aidetect"
 PLUGINS_ENV = "AIDETECT_PLUGINS"
 DEFAULT_DETECTOR = "efficientnet"
+DISTRIBUTION = "aidetect-images"
 BUILTIN_PLUGINS = (
     "aidetect.detectors.efficientnet",
     "aidetect.detectors.cnn",
     "aidetect.detectors.forensic_svm",
     "aidetect.detectors.ensemble",
 )
+DEPRECATED_NAMES: dict[str, str] = {}
+"""Built-in detector names that were renamed: old name -> current name (none yet)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class DetectorInfo:
     aliases: tuple[str, ...] = ()
     card: str | None = None
     plugin: str = ""
+    deprecated_names: tuple[str, ...] = ()
 
     def missing(self) -> list[str]:
         """The required modules that cannot be imported here."""
@@ -60,7 +72,8 @@ class DetectorInfo:
         """Whether the bundled/cached weights named by the card are present (None: no card)."""
         if self.card is None:
             return None
-        from aidetect.weights import WeightsError, has_weights, load_card
+        from aidetect.errors import WeightsError
+        from aidetect.weights import has_weights, load_card
 
         try:
             return has_weights(load_card(self.card))
@@ -83,13 +96,15 @@ class DetectorInfo:
 
 @dataclass(frozen=True)
 class PluginStatus:
-    """How loading one plugin went."""
+    """How loading one plugin went, and where it comes from."""
 
     name: str
     module: str
     builtin: bool
     error: str | None = None
     detectors: tuple[str, ...] = ()
+    distribution: str | None = None
+    version: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,72 +119,96 @@ class Registry:
         self.manager.add_hookspecs(DetectorSpecs)
         self.detectors: dict[str, DetectorInfo] = {}
         self.aliases: dict[str, str] = {}
+        self.deprecated: dict[str, str] = dict(DEPRECATED_NAMES)
         self.plugins: list[PluginStatus] = []
         for module_name in BUILTIN_PLUGINS:
-            self._add_plugin(
-                module_name, module_name, builtin=True, loader=lambda m=module_name: importlib.import_module(m)
-            )
+            self._add_plugin(module_name, module_name, builtin=True, origin=(DISTRIBUTION, __version__),
+                             loader=lambda m=module_name: importlib.import_module(m))
         if entry_points:
             for entry_point in _selected_entry_points():
-                self._add_plugin(entry_point.name, entry_point.value, builtin=False, loader=entry_point.load)
+                self._add_plugin(entry_point.name, entry_point.value, builtin=False, origin=_origin(entry_point),
+                                 loader=entry_point.load)
 
-    def _add_plugin(self, name: str, module: str, *, builtin: bool, loader: Callable[[], Any]) -> None:
+    def _add_plugin(self, name: str, module: str, *, builtin: bool, origin: tuple[str | None, str | None],
+                    loader: Callable[[], Any]) -> None:
+        plugin = None
         try:
             plugin = loader()
             self.manager.register(plugin, name=name)
             registered = self._collect(plugin, name)
         except Exception as exc:  # a broken plugin is reported, never fatal
             message = f"{type(exc).__name__}: {exc}"
-            self.plugins.append(PluginStatus(name, module, builtin, error=message))
+            self.plugins.append(PluginStatus(name, module, builtin, error=message, distribution=origin[0],
+                                             version=origin[1]))
             warnings.warn(f"aidetect plugin {name!r} ({module}) failed and was skipped: {message}", stacklevel=3)
-            if self.manager.is_registered(locals().get("plugin")):
+            if plugin is not None and self.manager.is_registered(plugin):
                 self.manager.unregister(name=name)
             return
-        self.plugins.append(PluginStatus(name, module, builtin, detectors=tuple(info.name for info in registered)))
+        self.plugins.append(PluginStatus(name, module, builtin, detectors=tuple(info.name for info in registered),
+                                         distribution=origin[0], version=origin[1]))
 
     def _collect(self, plugin: object, plugin_name: str) -> list[DetectorInfo]:
-        """Run one plugin's hook implementation; commit its detectors only if it succeeds."""
+        """Call the hook of one plugin (through pluggy); commit its detectors only if all of them are valid."""
         pending: list[DetectorInfo] = []
 
         def register(name: str, factory: Callable[..., Any], *, description: str = "", backend: str = "",
                      requires: list[str] | tuple[str, ...] = (), extra: str | None = None,
-                     aliases: list[str] | tuple[str, ...] = (), card: str | None = None) -> None:
+                     aliases: list[str] | tuple[str, ...] = (), card: str | None = None,
+                     deprecated_names: list[str] | tuple[str, ...] = ()) -> None:
             if not callable(factory):
                 raise PluginError(f"detector {name!r}: factory {factory!r} is not callable")
             pending.append(DetectorInfo(name, factory, description, backend, tuple(requires), extra, tuple(aliases),
-                                        card, plugin_name))
+                                        card, plugin_name, tuple(deprecated_names)))
 
-        for impl in self.manager.hook.register_detectors.get_hookimpls():
-            if impl.plugin is plugin:
-                impl.function(register=register)
+        others = [other for other in self.manager.get_plugins() if other is not plugin]
+        self.manager.subset_hook_caller("register_detectors", remove_plugins=others)(register=register)
+        taken = set(self.detectors) | set(self.aliases) | set(self.deprecated)
         for info in pending:
-            for key in (info.name, *info.aliases):
-                if key in self.detectors or key in self.aliases:
+            for key in (info.name, *info.aliases, *info.deprecated_names):
+                if key in taken:
                     raise PluginError(f"detector name {key!r} is already taken")
+                taken.add(key)
         for info in pending:
             self.detectors[info.name] = info
             self.aliases.update({alias: info.name for alias in info.aliases})
+            self.deprecated.update({old: info.name for old in info.deprecated_names})
         return pending
 
     def get(self, name: str) -> DetectorInfo:
+        if name in self.deprecated:
+            current = self.deprecated[name]
+            warnings.warn(f"detector name {name!r} is deprecated; use {current!r}", DeprecationWarning, stacklevel=3)
+            name = current
         key = self.aliases.get(name, name)
         if key not in self.detectors:
             known = ", ".join(sorted(self.detectors)) or "none"
             raise UnknownDetectorError(f"no detector named {name!r}; available: {known}")
         return self.detectors[key]
 
-    def load(self, name: str, **options: Any) -> Any:
+    def load(self, name: str, **options: Any) -> Detector:
         info = self.get(name)
         missing = info.missing()
         if missing:
             raise MissingDependencyError(info.name, missing, info.extra)
         try:
-            return info.factory(**options)
+            detector = info.factory(**options)
         except TypeError as exc:
             raise DetectorError(f"detector {info.name!r} does not accept these options: {exc}") from exc
+        if not isinstance(detector, Detector):
+            raise PluginError(f"detector {info.name!r}: its factory returned {type(detector).__name__}, "
+                              "which lacks the aidetect.Detector protocol (name, predict, predict_batch)")
+        return detector
 
     def available(self) -> list[DetectorInfo]:
         return sorted(self.detectors.values(), key=lambda info: info.name)
+
+
+def _origin(entry_point: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
+    """The distribution (name, version) that installed ``entry_point``, when the metadata says."""
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
 
 
 def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -201,7 +240,7 @@ def reset_registry() -> None:
         _registry = None
 
 
-def load(name: str = DEFAULT_DETECTOR, **options: Any) -> Any:
+def load(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
     """Build the detector registered as ``name`` with ``options`` (see `aidetect.load`)."""
     return get_registry().load(name, **options)
 

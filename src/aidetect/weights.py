@@ -13,18 +13,19 @@ read with pickle.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-import urllib.request
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aidetect.errors import ChecksumMismatchError, WeightsError
+from aidetect.errors import ChecksumMismatchError, NotFittedError, WeightsError
 from aidetect.preprocess import Normalisation
 
 CARD_SUFFIX = ".json"
@@ -47,6 +48,8 @@ class ModelCard:
     url: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
+    weights_format: str | None = None
+    """How the weights file is stored (``"onnx"``, ``"torch"``, ``"skops"``), when the card says."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> ModelCard:
@@ -70,12 +73,13 @@ class ModelCard:
                 url=weights.get("url"),
                 info={k: v for k, v in data.items() if k not in _CARD_KEYS},
                 path=path,
+                weights_format=weights.get("format"),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise WeightsError(f"{path or 'model card'}: malformed model card ({exc!r})") from exc
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> ModelCard:
+    def from_file(cls, path: str | os.PathLike[str]) -> ModelCard:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -92,15 +96,36 @@ class ModelCard:
             "threshold": self.threshold,
             "calibration": self.calibration,
             "fpr_thresholds": {f"{k:g}": v for k, v in sorted(self.fpr_thresholds.items())},
-            "weights": {"file": self.weights_file, "sha256": self.sha256, **({"url": self.url} if self.url else {})},
+            "weights": {
+                "file": self.weights_file, "sha256": self.sha256,
+                **({"url": self.url} if self.url else {}),
+                **({"format": self.weights_format} if self.weights_format else {}),
+            },
         }
         data.update(self.info)
         return data
 
-    def write(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """The card as JSON (NaN-free: a one-class AUC is ``null``)."""
+        from aidetect.jsonio import write_json
+
+        return write_json(path, self.to_dict())
+
+    def replace(self, **changes: Any) -> ModelCard:
+        """A copy with ``changes`` (fields of the card)."""
+        return dataclasses.replace(self, **changes)
+
+    def __getitem__(self, key: str) -> Any:
+        """Deprecated: read the card as the JSON dict forensic-svm's ``card_`` used to be (``card["training"]``)."""
+        warnings.warn("indexing a ModelCard is deprecated; use its attributes, or .info / .to_dict()",
+                      DeprecationWarning, stacklevel=2)
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Deprecated twin of `__getitem__`, with a default."""
+        warnings.warn("ModelCard.get is deprecated; use its attributes, or .info / .to_dict()",
+                      DeprecationWarning, stacklevel=2)
+        return self.to_dict().get(key, default)
 
 
 _CARD_KEYS = {"name", "architecture", "weights", "normalisation", "crop_policy", "input_size", "threshold",
@@ -121,7 +146,7 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "aidetect"
 
 
-def load_card(name_or_path: str | os.PathLike) -> ModelCard:
+def load_card(name_or_path: str | os.PathLike[str]) -> ModelCard:
     """A bundled card by name (``"efficientnet"``), or a card JSON by path."""
     candidate = Path(name_or_path)
     if candidate.suffix == CARD_SUFFIX and candidate.exists():
@@ -132,13 +157,41 @@ def load_card(name_or_path: str | os.PathLike) -> ModelCard:
     raise WeightsError(f"no model card named {str(name_or_path)!r} (looked for {bundled})")
 
 
-def card_for_weights(weights: str | os.PathLike) -> ModelCard | None:
+def card_for_weights(weights: str | os.PathLike[str]) -> ModelCard | None:
     """The card saved beside a weights file (``model.onnx`` -> ``model.json``), if any."""
     card_path = Path(weights).with_suffix(CARD_SUFFIX)
     return ModelCard.from_file(card_path) if card_path.exists() else None
 
 
-def sha256_file(path: str | os.PathLike) -> str:
+def find_card(weights: str | os.PathLike[str] | None, *, card_name: str, detector: str) -> ModelCard:
+    """The card of a model: the one beside ``weights`` if it has one, else the bundled card ``card_name``.
+
+    Raises `NotFittedError` when neither exists (a trainable detector with nothing bundled).
+    """
+    if weights is not None:
+        own = card_for_weights(weights)
+        if own is not None:
+            return own
+    try:
+        return load_card(card_name)
+    except WeightsError as exc:
+        raise NotFittedError(
+            f"{detector}: no model card beside the weights and no bundled card {card_name!r} ({exc}); "
+            f"train one with `aidetect train {detector}` or pass weights=PATH (with its .json card beside it)"
+        ) from exc
+
+
+def verified_model(weights: str | os.PathLike[str] | None, *, card_name: str, detector: str) -> tuple[ModelCard, Path]:
+    """Card -> verify -> path: the one way every trainable detector finds its model before loading it.
+
+    The card (`find_card`), then the weights it describes (`resolve_weights`),
+    whose sha256 is checked before anything reads the file.
+    """
+    card = find_card(weights, card_name=card_name, detector=detector)
+    return card, resolve_weights(card, weights)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -146,7 +199,7 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify(path: str | os.PathLike, expected_sha256: str) -> Path:
+def verify(path: str | os.PathLike[str], expected_sha256: str) -> Path:
     """Return ``path`` if its sha256 is ``expected_sha256``; raise `ChecksumMismatchError` otherwise."""
     actual = sha256_file(path)
     if actual != expected_sha256.lower():
@@ -159,7 +212,7 @@ def has_weights(card: ModelCard) -> bool:
     return any(path.exists() for path in _local_candidates(card))
 
 
-def resolve_weights(card: ModelCard, weights: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+def resolve_weights(card: ModelCard, weights: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
     """Find the weights the card describes and check their sha256.
 
     An explicit ``weights`` path is checked against ``card`` too, unless it has
@@ -187,7 +240,7 @@ def _local_candidates(card: ModelCard) -> list[Path]:
     return [base / card.weights_file, bundled_dir() / card.weights_file, cache_dir() / card.weights_file]
 
 
-def fetch(url: str, destination: str | os.PathLike, sha256: str, *, timeout: float = 60.0) -> Path:
+def fetch(url: str, destination: str | os.PathLike[str], sha256: str, *, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``destination`` and keep it only if its sha256 matches.
 
     The file is written next to its destination and renamed into place after
@@ -197,6 +250,8 @@ def fetch(url: str, destination: str | os.PathLike, sha256: str, *, timeout: flo
         raise WeightsError(f"refusing to download {url} without a sha256 to check it against")
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    import urllib.request  # only a download needs it; keeps `import aidetect` light
+
     handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=destination.name, suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:

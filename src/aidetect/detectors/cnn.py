@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from aidetect.detectors.cnn_config import CNNConfig
 from aidetect.detectors.neural import NeuralDetector
-from aidetect.hookspecs import hookimpl
-from aidetect.training.cnn_config import CNNConfig
+from aidetect.hookspecs import Register, hookimpl
+from aidetect.trainconfig import AugmentConfig, TrainConfig
 from aidetect.weights import ModelCard
 
 
@@ -28,21 +29,22 @@ class CNNDetector(NeuralDetector):
     Architecture parameters: ``filters`` (per block), ``convs_per_block``,
     ``pooling`` (``"max"``/``"avg"``), ``dense_units``, ``dropout``,
     ``residual_stem`` (feed the fixed high-pass residual beside the pixels);
-    the defaults are those of `aidetect.training.cnn_config.CNNConfig`. Or
-    ``config``: the path of a JSON written by ``aidetect tune cnn``.
+    the defaults are those of `aidetect.detectors.cnn_config.CNNConfig`. Or
+    ``config``: the path of a JSON written by ``aidetect tune cnn`` (its
+    ``training`` entries, e.g. ``lr``, apply unless given explicitly).
     """
 
     name: ClassVar[str] = "cnn"
     card_name: ClassVar[str] = "cnn"
     architecture: ClassVar[str] = "small-cnn"
     weights_suffix: ClassVar[str] = ".pt"
-    default_lr: ClassVar[float] = 2e-3
-    default_crop_size: ClassVar[int] = 128
+    default_training: ClassVar[TrainConfig] = TrainConfig(lr=2e-3, weight_decay=1e-2,
+                                                          augment=AugmentConfig(crop_size=128))
     default_input_size: ClassVar[int] = 128
 
     def __init__(
         self,
-        weights: str | os.PathLike | None = None,
+        weights: str | os.PathLike[str] | None = None,
         *,
         filters: Sequence[int] = CNNConfig.filters,
         convs_per_block: int = CNNConfig.convs_per_block,
@@ -50,20 +52,24 @@ class CNNDetector(NeuralDetector):
         dense_units: int = CNNConfig.dense_units,
         dropout: float = CNNConfig.dropout,
         residual_stem: bool = CNNConfig.residual_stem,
-        config: str | os.PathLike | None = None,
+        config: str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(weights, **options)
+        self.config = config
+        tuned = self._tuned()
+        super().__init__(weights, **{**dict(tuned.get("training", {})), **options})
         self.filters = tuple(filters)
         self.convs_per_block = convs_per_block
         self.pooling = pooling
         self.dense_units = dense_units
         self.dropout = dropout
         self.residual_stem = residual_stem
-        self.config = config
 
     def _tuned(self) -> dict[str, Any]:
-        return json.loads(Path(self.config).read_text(encoding="utf-8")) if self.config is not None else {}
+        if self.config is None:
+            return {}
+        tuned: dict[str, Any] = json.loads(Path(self.config).read_text(encoding="utf-8"))
+        return tuned
 
     def network_config(self) -> dict[str, Any]:
         if self.config is not None:
@@ -72,34 +78,32 @@ class CNNDetector(NeuralDetector):
         return {"filters": list(self.filters), "convs_per_block": self.convs_per_block, "pooling": self.pooling,
                 "dense_units": self.dense_units, "dropout": self.dropout, "residual_stem": self.residual_stem}
 
-    def tuned_training(self) -> dict[str, Any]:
-        return dict(self._tuned().get("training", {}))
-
     def build_network(self, pretrained: bool = True, network: dict[str, Any] | None = None) -> Any:
-        from aidetect.training.architectures import SmallCNN
+        from aidetect.detectors.architectures import SmallCNN
 
         return SmallCNN(CNNConfig.from_dict(network or self.network_config()))
 
-    def _load_backend(self, path: Path, card: ModelCard) -> None:
+    def load_model(self, path: Path, card: ModelCard) -> Any:
         import torch
 
         network = self.build_network(network=card.info.get("network"))
         network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        self.model_ = network.eval()
+        return network
 
-    def _attach_trained(self, network: Any, card: ModelCard, work_dir: Path) -> None:
-        self.model_ = network.eval()
-        self._set_card(card)
+    def serve(self, model: Any, card: ModelCard) -> None:
+        self.network_ = model.eval()
 
     def raw_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        from aidetect.training.fit import raw_logits
+        import torch
 
         self._ensure_loaded()
-        return raw_logits(self.model_, self.inputs(crops))
+        with torch.inference_mode():
+            logits: np.ndarray = self.network_(torch.from_numpy(self.inputs(crops))).numpy().ravel()
+        return logits
 
 
 @hookimpl
-def register_detectors(register: Any) -> None:
+def register_detectors(register: Register) -> None:
     register(
         "cnn",
         CNNDetector,

@@ -15,10 +15,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from aidetect.datasets import Dataset
 from aidetect.detectors.neural import NeuralDetector
 from aidetect.errors import WeightsError
-from aidetect.hookspecs import hookimpl
-from aidetect.weights import ModelCard, verify
+from aidetect.hookspecs import Register, hookimpl
+from aidetect.trainconfig import TrainConfig
+from aidetect.weights import ModelCard, sha256_file, verify
 
 
 class EfficientNetDetector(NeuralDetector):
@@ -27,47 +29,79 @@ class EfficientNetDetector(NeuralDetector):
     Parameters beyond `NeuralDetector`'s: ``quantized`` uses the int8 variant
     named in the model card (smaller, faster, slightly less accurate);
     ``threads`` sets ONNX Runtime's intra-op threads (default: ``OMP_NUM_THREADS`` if set, else all cores).
+
+    `from_trained` accepts the trained torch network (exported to ONNX in
+    memory and served from there: no temporary file) or an ONNX model (bytes or path).
     """
 
     name: ClassVar[str] = "efficientnet"
     card_name: ClassVar[str] = "efficientnet"
     architecture: ClassVar[str] = "efficientnet-lite0"
     weights_suffix: ClassVar[str] = ".onnx"
-    default_lr: ClassVar[float] = 5e-4
-    default_crop_size: ClassVar[int] = 160
+    default_training: ClassVar[TrainConfig] = TrainConfig(lr=5e-4, weight_decay=1e-2)
     default_input_size: ClassVar[int] = 224
 
-    def __init__(self, weights: str | os.PathLike | None = None, *, quantized: bool = False, **options: Any) -> None:
+    def __init__(self, weights: str | os.PathLike[str] | None = None, *, quantized: bool = False,
+                 **options: Any) -> None:
         super().__init__(weights, **options)
         self.quantized = quantized
 
-    def _load_backend(self, path: Path, card: ModelCard) -> None:
+    def load_model(self, path: Path, card: ModelCard) -> Any:
         if self.quantized:
             variant = card.info.get("int8")
             if not variant or card.path is None:
                 raise WeightsError(f"{self.name}: the model card offers no int8 variant")
             path = verify(card.path.parent / variant["file"], variant["sha256"])
-        self.session_ = _make_session(path, self.threads)
+        return path
 
-    def _attach_trained(self, network: Any, card: ModelCard, work_dir: Path) -> None:
-        """After `fit`: export the trained network and serve it through ONNX Runtime, as a loaded model is."""
-        from aidetect.training.export import export_module
+    def serve(self, model: Any, card: ModelCard) -> None:
+        """``model``: an ONNX file path or bytes, or a torch network (kept for `save`, exported in memory)."""
+        if isinstance(model, (str, os.PathLike, bytes)):
+            self.session_ = _make_session(model, self.threads)
+            return
+        if model is not self.network_ or getattr(self, "session_", None) is None:
+            from aidetect.export import onnx_bytes
 
-        onnx_path = export_module(network, work_dir / "model.onnx", card.input_size)
-        self.session_ = _make_session(onnx_path, self.threads)
-        self._set_card(card)
+            self.session_ = _make_session(onnx_bytes(model.eval(), card.input_size), self.threads)
+        self.network_ = model
 
     def raw_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         self._ensure_loaded()
-        return self.session_.run(None, {"input": self.inputs(crops)})[0].ravel()
+        logits: np.ndarray = self.session_.run(None, {"input": self.inputs(crops)})[0].ravel()
+        return logits
 
     def build_network(self, pretrained: bool = True) -> Any:
-        from aidetect.training.architectures import build_efficientnet_lite0
+        from aidetect.detectors.architectures import build_efficientnet_lite0
 
         return build_efficientnet_lite0(pretrained=pretrained)
 
+    def saved_variants(self, weights_path: Path, *, int8_calibration: Dataset | None = None,
+                       int8_crops: int = 64) -> dict[str, Any]:
+        """With ``save(path, int8_calibration=DATASET)``: also ``*-int8.onnx``, named in the card.
 
-def _make_session(path: Path, threads: int | None) -> Any:
+        The int8 model is quantised statically, calibrated on ``int8_crops``
+        inference crops of the ``int8_calibration`` images; ``quantized=True`` loads it.
+        """
+        if int8_calibration is None:
+            return {}
+        from aidetect.export import quantize_int8
+
+        int8_path = weights_path.with_name(f"{weights_path.stem}-int8.onnx")
+        quantize_int8(weights_path, int8_path, self._int8_batches(int8_calibration, int8_crops))
+        return {"int8": {"file": int8_path.name, "sha256": sha256_file(int8_path),
+                         "method": f"onnxruntime static QDQ, per-channel, {int8_crops} crops of "
+                                   f"{int8_calibration.name}"}}
+
+    def _int8_batches(self, dataset: Dataset, crops: int) -> list[np.ndarray]:
+        picked: list[np.ndarray] = []
+        for path in dataset.paths:
+            picked.extend(self.crops(self.load(path)))
+            if len(picked) >= crops:
+                break
+        return [self.inputs(picked[i : i + 8]) for i in range(0, min(len(picked), crops), 8)]
+
+
+def _make_session(model: str | os.PathLike[str] | bytes, threads: int | None) -> Any:
     """One ONNX Runtime session per detector; `InferenceSession.run` is thread-safe.
 
     ``threads=None`` follows ``OMP_NUM_THREADS`` when it is set (as `aidetect.scan`
@@ -83,7 +117,8 @@ def _make_session(path: Path, threads: int | None) -> Any:
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _threads_from_environment() -> int | None:
@@ -95,7 +130,7 @@ def _threads_from_environment() -> int | None:
 
 
 @hookimpl
-def register_detectors(register: Any) -> None:
+def register_detectors(register: Register) -> None:
     register(
         "efficientnet",
         EfficientNetDetector,

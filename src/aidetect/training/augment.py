@@ -14,32 +14,12 @@ Pillow only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 
 from aidetect import preprocess
+from aidetect.trainconfig import AugmentConfig
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Probabilities and ranges of each augmentation (all applied to both classes)."""
-
-    crop_size: int = 160
-    resized_crop_p: float = 0.25
-    resized_crop_scale: tuple[float, float] = (0.3, 1.0)
-    rescale_p: float = 0.5
-    rescale_range: tuple[float, float] = (0.25, 2.0)
-    social_p: float = 0.25
-    social_scale: tuple[float, float] = (0.4, 1.0)
-    social_quality: tuple[int, int] = (60, 95)
-    jpeg_p: float = 0.6
-    jpeg_quality: tuple[int, int] = (50, 100)
-    flip_p: float = 0.5
-    color_jitter: float = 0.1
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+__all__ = ["AugmentConfig", "augment", "rescale", "social_pipeline"]
 
 
 def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
@@ -86,15 +66,15 @@ def social_pipeline(
 
     Platforms bring the long side to 1080-2048 px; for the <=256 px native
     crops we train on, that is a shrink by ``scale`` of the original, applied
-    here to the crop.
+    here to the crop. The settings are drawn here; `aidetect.preprocess.social_share` applies them.
     """
-    image = rescale(image, float(rng.uniform(*scale)), rng)
+    factor = float(rng.uniform(*scale))
+    resample = _FILTERS[int(rng.integers(len(_FILTERS)))]
+    sharpen = (float(rng.uniform(0.5, 2.0)), int(rng.integers(30, 120))) if rng.random() < 0.3 else None
+    qualities = [int(rng.integers(quality[0], quality[1] + 1))]
     if rng.random() < 0.3:
-        image = preprocess.unsharp_mask(image, radius=float(rng.uniform(0.5, 2.0)), percent=int(rng.integers(30, 120)))
-    image = preprocess.jpeg_recompress(image, int(rng.integers(quality[0], quality[1] + 1)))
-    if rng.random() < 0.3:
-        image = preprocess.jpeg_recompress(image, int(rng.integers(quality[0], quality[1] + 1)))
-    return image
+        qualities.append(int(rng.integers(quality[0], quality[1] + 1)))
+    return preprocess.social_share(image, scale=factor, resample=resample, sharpen=sharpen, qualities=qualities)
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

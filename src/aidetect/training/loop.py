@@ -18,9 +18,8 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -31,32 +30,10 @@ from aidetect import preprocess
 from aidetect.datasets import Dataset, class_weights, source_sample_weights
 from aidetect.io import load_image
 from aidetect.preprocess import Normalisation
-from aidetect.training.augment import AugmentConfig, augment
+from aidetect.trainconfig import AugmentConfig, TrainConfig
+from aidetect.training.augment import augment
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a training run (saved beside its checkpoints)."""
-
-    epochs: int = 8
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    optimizer: str = "adamw"
-    warmup_epochs: float = 0.5
-    patience: int = 3
-    balance: str = "weights"  # "weights" (loss), "sampler" (class), "source" (class and source)
-    source_power: float = 0.5
-    seed: int = 0
-    num_workers: int = 1
-    threads: int | None = None
-    eval_size: int | None = None
-    max_steps_per_epoch: int | None = None
-    normalisation: Normalisation = field(default_factory=Normalisation)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["AugmentConfig", "EpochRecord", "TrainConfig", "TrainResult", "train"]
 
 
 @dataclass
@@ -276,13 +253,6 @@ def _evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module) -> tuple
     all_logits, all_labels = torch.cat(logits), torch.cat(labels)
     loss = float(loss_fn(all_logits, all_labels))
     return loss, float(roc_auc(all_labels.numpy().ravel(), all_logits.numpy().ravel()))
-
-
-def predict_logits(model: nn.Module, batch: np.ndarray) -> np.ndarray:
-    """Logits of a normalised float32 NCHW batch, in inference mode."""
-    model.eval()
-    with torch.inference_mode():
-        return model(torch.from_numpy(batch)).numpy().ravel()
 
 
 def _progress(total: int, description: str):

@@ -55,7 +55,7 @@ def tune(
 
     if name not in ("cnn", "small-cnn"):
         raise ValueError(f"tuning is implemented for 'cnn'; got {name!r}")
-    from aidetect.training.architectures import CNNConfig, SmallCNN
+    from aidetect.detectors.architectures import CNNConfig, SmallCNN
 
     config = base_config or TrainConfig(epochs=epochs, seed=seed, num_workers=0,
                                         max_steps_per_epoch=max_steps_per_epoch)

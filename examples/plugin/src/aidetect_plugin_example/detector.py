@@ -15,8 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from aidetect import BaseDetector
-from aidetect.detector import CropPolicy
+from aidetect import BaseDetector, CropPolicy, DecisionRule
 
 
 def mean_saturation(crop: np.ndarray) -> float:
@@ -31,8 +30,8 @@ class SaturationDetector(BaseDetector):
     """P(AI) = logistic(``scale`` * (mean saturation - ``center``)).
 
     ``center`` is the saturation judged a coin flip and ``scale`` how fast the
-    score leaves 0.5 around it. ``threshold``, ``target_fpr`` and
-    ``uncertain_band`` work as for every detector.
+    score leaves 0.5 around it. ``decision`` (or ``threshold``, ``target_fpr``
+    and ``uncertain_band``) works as for every detector.
     """
 
     name: ClassVar[str] = "example-saturation"
@@ -43,11 +42,13 @@ class SaturationDetector(BaseDetector):
         center: float = 0.35,
         scale: float = 10.0,
         tile_size: int = 256,
+        decision: DecisionRule | None = None,
         threshold: float | None = None,
         target_fpr: float | None = None,
         uncertain_band: tuple[float, float] | None = None,
     ) -> None:
-        super().__init__(threshold=threshold, target_fpr=target_fpr, uncertain_band=uncertain_band)
+        super().__init__(decision=decision, threshold=threshold, target_fpr=target_fpr,
+                         uncertain_band=uncertain_band)
         self.center = center
         self.scale = scale
         self.tile_size = tile_size

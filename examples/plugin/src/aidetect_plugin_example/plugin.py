@@ -8,13 +8,11 @@ Import heavy packages inside your detector, when it runs, and list them in
 
 from __future__ import annotations
 
-from typing import Any
-
 import aidetect
 
 
 @aidetect.hookimpl
-def register_detectors(register: Any) -> None:
+def register_detectors(register: aidetect.Register) -> None:
     """Called once by aidetect; ``register`` adds one detector per call."""
     from aidetect_plugin_example.detector import SaturationDetector
 

@@ -1,0 +1,80 @@
+"""Loading a forensic-svm safely: card lookup, sha256 check, skops type audit, pipeline shape check."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from aidetect.detectors.forensic_svm.constants import CARD_NAME, PIPELINE_STEPS, TRUSTED_TYPES
+from aidetect.errors import WeightsError
+from aidetect.weights import ModelCard, verified_model
+
+
+def audit_types(path: str | os.PathLike[str]) -> list[str]:
+    """The types named in a skops file that are not in `TRUSTED_TYPES` (read from its schema, nothing built)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{path}: not a skops file ({exc})") from exc
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__module__" in node and "__class__" in node:
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found - set(TRUSTED_TYPES))
+
+
+def load_pipeline(path: Path) -> Any:
+    """Load a forensic-svm pipeline whose sha256 the card already vouched for: type audit, then ``skops.io.load``.
+
+    Raises `aidetect.errors.WeightsError` when the file names a type outside
+    `TRUSTED_TYPES` or does not hold the expected pipeline.
+    """
+    import skops.io
+
+    untrusted = audit_types(path)
+    if untrusted:
+        raise WeightsError(f"{path}: refusing to load, the file names untrusted type(s) {untrusted}")
+    try:
+        pipeline = skops.io.load(path, trusted=list(TRUSTED_TYPES))
+    except Exception as exc:  # skops raises its own exception types for untrusted or malformed content
+        raise WeightsError(f"{path}: cannot load the skops file ({type(exc).__name__}: {exc})") from exc
+    _check_pipeline(pipeline, path)
+    return pipeline
+
+
+def load_model(weights: str | os.PathLike[str] | None = None, *, card_name: str = CARD_NAME) -> tuple[Any, ModelCard]:
+    """A forensic-svm pipeline and its card, through card -> sha256 check -> type audit -> load."""
+    card, path = verified_model(weights, card_name=card_name, detector="forensic-svm")
+    return load_pipeline(path), card
+
+
+def _check_pipeline(pipeline: Any, path: Path) -> None:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from aidetect.features import FEATURE_NAMES
+
+    ok = (
+        isinstance(pipeline, Pipeline)
+        and [name for name, _ in pipeline.steps] == list(PIPELINE_STEPS)
+        and type(pipeline.steps[0][1]) is StandardScaler
+        and type(pipeline.steps[1][1]) is SVC
+    )
+    if not ok:
+        raise WeightsError(f"{path}: expected Pipeline([('scale', StandardScaler), ('svm', SVC)]), got {pipeline!r}")
+    if getattr(pipeline, "n_features_in_", None) != len(FEATURE_NAMES):
+        raise WeightsError(
+            f"{path}: model expects {getattr(pipeline, 'n_features_in_', '?')} features but this version of "
+            f"aidetect.features computes {len(FEATURE_NAMES)}; retrain the model"
+        )
