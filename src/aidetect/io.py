@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Union
@@ -101,7 +102,7 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(stream)
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(str(exc), name) from exc
+        raise _bomb_error(exc, name, max_pixels) from exc
     except Image.UnidentifiedImageError as exc:
         raise UnsupportedImageError("not an image, or an image format Pillow cannot read", name) from exc
     except MemoryError:
@@ -113,7 +114,7 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
         image.seek(0)  # first frame of an animated GIF / WebP / APNG
         image.load()
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(str(exc), name) from exc
+        raise _bomb_error(exc, name, max_pixels) from exc
     except MemoryError:
         raise
     except Exception as exc:  # decoders raise OSError, ValueError, SyntaxError, EOFError, struct.error, ...
@@ -162,6 +163,13 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
         raise ImageTooLargeError(
             f"declared size {width}x{height} ({width * height:,} px) exceeds the limit of {max_pixels:,} px", name
         )
+
+
+def _bomb_error(exc: Exception, name: str, max_pixels: int) -> ImageTooLargeError:
+    """Our wording for Pillow's own bomb guard (which fires, before ours can, at twice its 89 MP default)."""
+    declared = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow: "Image size (N pixels) exceeds limit of ..."
+    size = f" ({int(declared.group(1)):,} px)" if declared else ""
+    return ImageTooLargeError(f"declared size{size} exceeds the limit of {max_pixels:,} px", name)
 
 
 def _pil_to_rgb(image: PILImage.Image, name: str) -> np.ndarray:

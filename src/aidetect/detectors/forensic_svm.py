@@ -268,13 +268,11 @@ def augmented_tile(image: np.ndarray, tile_size: int, augment_jpeg: bool, rng: n
 
     Images smaller than a tile are first enlarged the way `aidetect.preprocess.tile_crops` does at inference.
     """
-    from aidetect.preprocess import jpeg_recompress, random_crop, resize_short_side
+    from aidetect.preprocess import jpeg_recompress, random_tile
 
     if augment_jpeg and rng.random() < JPEG_PROBABILITY:
         image = jpeg_recompress(image, int(rng.integers(JPEG_QUALITY_RANGE[0], JPEG_QUALITY_RANGE[1] + 1)))
-    if min(image.shape[:2]) < tile_size:
-        image = resize_short_side(image, tile_size)
-    return random_crop(image, tile_size, rng)
+    return random_tile(image, tile_size, rng)
 
 
 def _training_row(path: str, index: int, tile_size: int, augment_jpeg: bool, seed: int) -> np.ndarray | None:
