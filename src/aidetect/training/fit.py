@@ -141,12 +141,11 @@ def torch_module_of(detector: NeuralDetector) -> Any:
     if network is not None:
         return network
     card = detector.card_
-    state_info = card.info.get("torch_state_dict")
-    if not state_info or card.path is None:
+    if not card.info.get("torch_state_dict"):
         raise NotFittedError(f"{detector.name}: the model card names no torch state dict to rebuild the network from")
-    from aidetect.weights import verify
+    from aidetect.weights import resolve_card_file
 
-    state_path = verify(card.path.parent / state_info["file"], state_info["sha256"])
+    state_path = resolve_card_file(card, "torch_state_dict")  # the wheel leaves it out: cache or download
     network = detector.build_network(pretrained=False)
     network.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
     network.eval()
