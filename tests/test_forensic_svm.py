@@ -156,10 +156,10 @@ def test_cli_trains_with_a_grid(toy_root: Path, tmp_path: Path, capsys: pytest.C
 
 def test_cards_hold_no_nan(tmp_path: Path) -> None:
     """A one-class generator has no AUC: the card says null rather than writing invalid JSON."""
-    from aidetect.detectors.forensic_svm import _write_json
+    from aidetect.jsonio import write_json
 
     path = tmp_path / "card.json"
-    _write_json(path, {"per_generator": {"only-fakes": {"roc_auc": float("nan"), "recall": np.float64(0.5)}}})
+    write_json(path, {"per_generator": {"only-fakes": {"roc_auc": float("nan"), "recall": np.float64(0.5)}}})
     assert json.loads(path.read_text()) == {"per_generator": {"only-fakes": {"roc_auc": None, "recall": 0.5}}}
 
 

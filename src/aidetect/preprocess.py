@@ -136,6 +136,30 @@ def unsharp_mask(image: np.ndarray, radius: float = 1.0, percent: int = 80) -> n
     return np.array(Image.fromarray(image).filter(ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=2)))
 
 
+def social_share(
+    image: np.ndarray,
+    *,
+    scale: float = 0.75,
+    resample: str = "bicubic",
+    sharpen: tuple[float, int] | None = (1.0, 80),
+    qualities: Sequence[int] = (85, 75),
+) -> np.ndarray:
+    """What a social network does to an upload, with fixed settings: deterministic, for evaluation.
+
+    Resize by ``scale`` with ``resample`` (at least 8 px a side), unsharp-mask with
+    ``sharpen = (radius, percent)`` unless None, then JPEG-encode at each of
+    ``qualities`` in turn. Training draws these settings at random
+    (`aidetect.training.augment.social_pipeline`) and calls this.
+    """
+    height, width = image.shape[:2]
+    image = resize(image, (max(8, round(height * scale)), max(8, round(width * scale))), resample=resample)
+    if sharpen is not None:
+        image = unsharp_mask(image, radius=sharpen[0], percent=sharpen[1])
+    for quality in qualities:
+        image = jpeg_recompress(image, quality)
+    return image
+
+
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with standard deviation ``sigma`` pixels."""
     from PIL import Image, ImageFilter

@@ -86,15 +86,15 @@ def social_pipeline(
 
     Platforms bring the long side to 1080-2048 px; for the <=256 px native
     crops we train on, that is a shrink by ``scale`` of the original, applied
-    here to the crop.
+    here to the crop. The settings are drawn here; `aidetect.preprocess.social_share` applies them.
     """
-    image = rescale(image, float(rng.uniform(*scale)), rng)
+    factor = float(rng.uniform(*scale))
+    resample = _FILTERS[int(rng.integers(len(_FILTERS)))]
+    sharpen = (float(rng.uniform(0.5, 2.0)), int(rng.integers(30, 120))) if rng.random() < 0.3 else None
+    qualities = [int(rng.integers(quality[0], quality[1] + 1))]
     if rng.random() < 0.3:
-        image = preprocess.unsharp_mask(image, radius=float(rng.uniform(0.5, 2.0)), percent=int(rng.integers(30, 120)))
-    image = preprocess.jpeg_recompress(image, int(rng.integers(quality[0], quality[1] + 1)))
-    if rng.random() < 0.3:
-        image = preprocess.jpeg_recompress(image, int(rng.integers(quality[0], quality[1] + 1)))
-    return image
+        qualities.append(int(rng.integers(quality[0], quality[1] + 1)))
+    return preprocess.social_share(image, scale=factor, resample=resample, sharpen=sharpen, qualities=qualities)
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
