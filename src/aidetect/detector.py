@@ -49,7 +49,10 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["crop_scores"] = list(self.crop_scores)
-        data["members"] = list(self.members)
+        if self.members:  # only an ensemble's verdict has members
+            data["members"] = list(self.members)
+        else:
+            del data["members"]
         return data
 
 
