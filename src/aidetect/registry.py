@@ -16,6 +16,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 
 import pluggy
 
-from aidetect.errors import DetectorError, MissingDependencyError, PluginError, UnknownDetectorError
+from aidetect.errors import AidetectError, DetectorError, MissingDependencyError, PluginError, UnknownDetectorError
 from aidetect.hookspecs import PROJECT, DetectorSpecs
 
 ENTRY_POINT_GROUP = "aidetect"
@@ -121,7 +122,8 @@ class Registry:
         except Exception as exc:  # a broken plugin is reported, never fatal
             message = f"{type(exc).__name__}: {exc}"
             self.plugins.append(PluginStatus(name, module, builtin, error=message))
-            warnings.warn(f"aidetect plugin {name!r} ({module}) failed and was skipped: {message}", stacklevel=3)
+            warnings.warn(f"aidetect plugin {name!r} ({module}) failed and was skipped: {message}",
+                          stacklevel=_caller_stacklevel())
             if self.manager.is_registered(locals().get("plugin")):
                 self.manager.unregister(name=name)
             return
@@ -167,9 +169,24 @@ class Registry:
             return info.factory(**options)
         except TypeError as exc:
             raise DetectorError(f"detector {info.name!r} does not accept these options: {exc}") from exc
+        except AidetectError:
+            raise
+        except Exception as exc:  # a plugin's constructor failing is the detector's failure, named as such
+            raise DetectorError(
+                f"detector {info.name!r} (plugin {info.plugin!r}) could not be built: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def available(self) -> list[DetectorInfo]:
         return sorted(self.detectors.values(), key=lambda info: info.name)
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this package, so a warning points at the caller's code."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:

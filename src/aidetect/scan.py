@@ -220,6 +220,12 @@ def scan(
     return _scan_chunks(chunks, detector_name, options, workers, start_method)
 
 
+def count_inputs(paths: str | os.PathLike | Iterable[str | os.PathLike], *, recursive: bool = False) -> int:
+    """How many files `scan` of ``paths`` will judge (a directory walk, no file is opened): a progress total."""
+    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    return sum(1 for root in roots for _ in iter_images(root, recursive=recursive))
+
+
 def _check_paths(roots: Sequence[Path]) -> None:
     if not roots:
         raise ScanPathError("no paths to scan")

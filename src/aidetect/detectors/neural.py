@@ -20,7 +20,7 @@ import numpy as np
 from aidetect.calibration import calibrator_from_dict
 from aidetect.datasets import Dataset
 from aidetect.detector import BaseDetector, CropPolicy
-from aidetect.errors import NotFittedError
+from aidetect.errors import DetectorError, NotFittedError
 from aidetect.preprocess import to_nchw_float
 from aidetect.weights import ModelCard, card_for_weights, load_card, resolve_weights
 
@@ -71,7 +71,7 @@ class NeuralDetector(BaseDetector):
         self.resume = resume
         self.work_dir = work_dir
         self.num_workers = num_workers
-        self.threads = threads
+        self.threads = _thread_count(threads, self.name)
         self.calibration = calibration
 
     # -- model card ------------------------------------------------------------------
@@ -170,3 +170,10 @@ class NeuralDetector(BaseDetector):
         from aidetect.training.fit import torch_module_of
 
         return torch_module_of(self)
+
+
+def _thread_count(threads: Any, detector: str) -> int | None:
+    """``threads`` checked here: a wrong type would surface as a backend's binding signature, not as our error."""
+    if threads is None or (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        return threads
+    raise DetectorError(f"{detector}: threads must be a whole number of at least 1, got {threads!r}")
