@@ -291,7 +291,7 @@ def _child_env() -> dict[str, str]:
 
 def markdown(report: dict) -> str:
     lines = [
-        "## Fuzzing the loader and the detectors",
+        "# Fuzzing the loader and the detectors",
         "",
         f"`benchmarks/fuzz_loader.py`, seed {report['seed']}, {report['limit_gb']:g} GB address-space limit per "
         f"target process, {report['date']} on {report['machine']}. Cases: mutated PNG/JPEG/GIF/WebP/BMP/TIFF/PPM "

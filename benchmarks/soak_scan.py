@@ -109,7 +109,7 @@ def flatness(samples: list[dict], files: int) -> dict:
 def markdown(report: dict) -> str:
     flat = report["flatness"]
     return "\n".join([
-        "## Soak: a long scan's memory",
+        "# Soak: a long scan's memory",
         "",
         f"`benchmarks/soak_scan.py`: `aidetect scan` of {report['files']} files (96-320 px PNG/JPEG, 1% broken) "
         f"with `{report['detector']}` and {report['workers']} workers, {report['date']} on {report['machine']}; "
