@@ -23,7 +23,7 @@ import pickle
 import signal
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -38,6 +38,9 @@ THREAD_ENV_HINTS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 IN_FLIGHT_PER_WORKER = 2
 """Chunks queued per worker process: enough to keep it busy, few enough to bound memory."""
 
+MAX_IDLE_BREAKS = 3
+"""Pools in a row that may break with no chunk in flight before the scan gives up (a worker that cannot start)."""
+
 CRASH_MESSAGE = (
     "the worker process judging this file died (killed for lack of memory, or a crash in native code); "
     "the scan went on in a fresh process"
@@ -50,12 +53,19 @@ def scan_in_pool(
     """Score ``chunks`` in ``workers`` processes, recovering from workers that die (see the module docstring)."""
     context = pool_context(start_method)
     backlog: deque[list[str]] = deque()  # chunks taken from ``chunks`` but not yet submitted to a live pool
+    idle_breaks = 0
     while True:
         suspects: list[list[str]] = []
-        yield from _run_pool(chunks, backlog, suspects, name, options, workers, context)
-        if not suspects:
+        finished = yield from _run_pool(chunks, backlog, suspects, name, options, workers, context)
+        if suspects:
+            idle_breaks = 0
+            yield from _isolate_crash(suspects, name, options, context)
+        elif not finished:  # a worker died between chunks: nobody to blame, start a fresh pool
+            idle_breaks += 1
+            if idle_breaks > MAX_IDLE_BREAKS:
+                raise DetectorError(f"detector {name!r}: worker processes keep dying before judging any file")
+        if finished:
             return
-        yield from _isolate_crash(suspects, name, options, context)
 
 
 def _next_chunk(chunks: Iterator[list[str]], backlog: deque[list[str]]) -> list[str] | None:
@@ -70,16 +80,18 @@ def _run_pool(
     options: dict[str, Any],
     workers: int,
     context: multiprocessing.context.BaseContext,
-) -> Iterator[ScanResult]:
-    """Run chunks until they run out or the pool breaks; on a break, the chunks in flight go to ``suspects``."""
+) -> Generator[ScanResult, None, bool]:
+    """Run chunks until they run out (True) or the pool breaks (False; the chunks in flight go to ``suspects``)."""
     pool = _new_pool(workers, name, options, context)
     pending: dict[Future[list[ScanResult]], list[str]] = {}
+    broken = False
     try:
         while not suspects and (chunk := _next_chunk(chunks, backlog)) is not None:
             try:
                 pending[pool.submit(_score_in_worker, chunk)] = chunk
             except BrokenProcessPool:  # it broke since the last check: this chunk never ran
                 backlog.appendleft(chunk)
+                broken = True
                 break
             if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                 yield from _collect(pending, suspects, FIRST_COMPLETED)
@@ -89,6 +101,7 @@ def _run_pool(
             yield from _collect(pending, suspects, ALL_COMPLETED)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    return not (broken or suspects)
 
 
 def _collect(
