@@ -197,8 +197,11 @@ def make_case(index: int, seed: int, seeds: list[tuple[str, bytes]]) -> tuple[st
 # -- the child: one target, a range of cases -------------------------------------------------------------------------
 
 
-def run_child(target: str, start: int, stop: int, seed: int, limit_bytes: int) -> None:
-    """Run cases ``[start, stop)`` against ``target``, one JSON line before and after each (flushed)."""
+def run_child(target: str, start: int, stop: int, seed: int, limit_bytes: int, deadline: float) -> None:
+    """Run cases ``[start, stop)`` against ``target``, one JSON line before and after each (flushed).
+
+    Stops early, with a ``stopped`` line, at the wall-clock time ``deadline`` (``time.time()``).
+    """
     from aidetect.errors import AidetectError
 
     seeds = seed_images()
@@ -214,6 +217,9 @@ def run_child(target: str, start: int, stop: int, seed: int, limit_bytes: int) -
     emit({"vm_after_load_mb": _vm_size_mb()})
     warnings.simplefilter("ignore")  # Pillow's metadata warnings on damaged files: noise here
     for index in range(start, stop):
+        if time.time() > deadline:
+            emit({"stopped": index})
+            return
         _, data = make_case(index, seed, seeds)
         emit({"start": index})
         began = time.perf_counter()
@@ -241,14 +247,16 @@ def _vm_size_mb() -> float:
 # -- the parent: restart after crashes, collect --------------------------------------------------------------------
 
 
-def fuzz_target(target: str, count: int, seed: int, limit_bytes: int) -> dict:
+def fuzz_target(target: str, count: int, seed: int, limit_bytes: int, budget_s: float) -> dict:
+    """Up to ``count`` cases against ``target`` (fewer if ``budget_s`` seconds run out); restarts after crashes."""
+    deadline = time.time() + budget_s
     outcomes: Counter[str] = Counter()
     findings, timings, crashes, peaks, vm_loaded = [], [], [], [], []
     seeds = seed_images()
     start = 0
     while start < count:
         command = [sys.executable, __file__, "--child", target, "--start", str(start), "--stop", str(count),
-                   "--seed", str(seed), "--limit-bytes", str(limit_bytes)]
+                   "--seed", str(seed), "--limit-bytes", str(limit_bytes), "--deadline", str(deadline)]
         child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=_child_env())
         started = None
         for line in child.stdout:  # type: ignore[union-attr]
@@ -263,6 +271,8 @@ def fuzz_target(target: str, count: int, seed: int, limit_bytes: int) -> dict:
                 if record["outcome"].startswith("untyped"):
                     findings.append({"case": record["done"], "input": make_case(record["done"], seed, seeds)[0],
                                      "outcome": record["outcome"]})
+            elif "stopped" in record:
+                count = record["stopped"]
             elif "vm_after_load_mb" in record:
                 vm_loaded.append(record["vm_after_load_mb"])
         code = child.wait()
@@ -275,7 +285,8 @@ def fuzz_target(target: str, count: int, seed: int, limit_bytes: int) -> dict:
         start = started + 1
     slowest = sorted(timings, reverse=True)[:5]
     return {
-        "target": target, "cases": count, "outcomes": dict(outcomes), "untyped": findings, "crashes": crashes,
+        "target": target, "cases": sum(outcomes.values()), "outcomes": dict(outcomes), "untyped": findings,
+        "crashes": crashes,
         "peak_rss_mb": round(max(peaks, default=0.0), 1),
         "vm_after_load_mb": round(max(vm_loaded), 1) if vm_loaded else None,
         "slowest": [{"case": i, "seconds": round(s, 3), "input": make_case(i, seed, seeds)[0]} for s, i in slowest],
@@ -322,15 +333,18 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit-gb", type=float, default=2.0)
+    parser.add_argument("--budget-s", type=float, default=float("inf"),
+                        help="wall-clock seconds per target: fewer cases when they run out (the report says how many)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--only", type=int, help="print case INDEX's description and write its bytes to stdout")
     parser.add_argument("--child", choices=TARGETS, help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--limit-bytes", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--deadline", type=float, default=float("inf"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_child(args.child, args.start, args.stop, args.seed, args.limit_bytes)
+        run_child(args.child, args.start, args.stop, args.seed, args.limit_bytes, args.deadline)
         return
     if args.only is not None:
         description, data = make_case(args.only, args.seed, seed_images())
@@ -347,8 +361,9 @@ def main() -> None:
             continue
         count = args.count if target == "load_image" else args.detector_count
         began = time.perf_counter()
-        results.append(fuzz_target(target, count, args.seed, limit))
-        print(f"{target}: {count} cases in {time.perf_counter() - began:.0f} s: {results[-1]['outcomes']}",
+        results.append(fuzz_target(target, count, args.seed, limit, args.budget_s))
+        done = results[-1]
+        print(f"{target}: {done['cases']} of {count} cases in {time.perf_counter() - began:.0f} s: {done['outcomes']}",
               file=sys.stderr, flush=True)
     import platform
 
