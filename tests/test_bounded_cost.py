@@ -172,3 +172,41 @@ def test_a_16_by_300000_strip_costs_what_its_crops_cost(detector):
     assert 0.0 <= measured["score"] <= 1.0
     assert measured["crops"] in (0, 2, 3)  # three crops along the strip (two 256 px tiles for forensic-svm)
     assert measured["grown_mb"] < PEAK_RSS_LIMIT_MB
+
+
+_OUT_OF_MEMORY_PROBE = textwrap.dedent(
+    """
+    import resource, sys
+    from aidetect.errors import ImageTooLargeError
+    from aidetect.io import load_image
+
+    data = sys.stdin.buffer.read()
+    with open("/proc/self/status") as status:
+        size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    limit = size_kb * 1024 + 200_000_000  # the declared 103 MP need ~700 MB
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        load_image(data)
+    except ImageTooLargeError as exc:
+        print("typed:", exc)
+    """
+)
+
+
+def forged_jpeg(width: int, height: int) -> bytes:
+    """A 17 x 17 JPEG whose SOF marker declares ``width x height``: libjpeg decodes the missing rest as grey."""
+    buffer = io.BytesIO()
+    Image.new("L", (17, 17), 90).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"\xff\xc0")
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def test_pixels_that_do_not_fit_in_memory_are_a_typed_error():
+    """Found by benchmarks/fuzz_loader.py: a 600-byte JPEG declaring 9545 x 10810 px (under the 120 MP limit)."""
+    result = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY_PROBE], input=forged_jpeg(9545, 10810),
+                            capture_output=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert "typed:" in result.stdout.decode() and "not enough memory to decode the declared 9545x10810 px" in (
+        result.stdout.decode())
