@@ -33,9 +33,9 @@ import torch
 from aidetect import load, preprocess
 from aidetect.calibration import fpr_table, leave_one_source_out, make_calibrator, threshold_for_source_fpr
 from aidetect.datasets import Dataset, Sample
+from aidetect.export import export_module, max_parity_error, quantize_int8
 from aidetect.io import load_image
 from aidetect.metrics import roc_auc
-from aidetect.export import export_module, max_parity_error, quantize_int8
 from aidetect.weights import ModelCard, sha256_file
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "aidetect" / "models"

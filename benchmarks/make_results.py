@@ -6,7 +6,8 @@
 The page is the accuracy report (bench_accuracy.py) with a per-generator
 table, calibration before and after (bench_calibration.py), the speed report
 (bench_speed.py), the forensic-svm speed report (bench_forensic_svm.py) and
-the leave-one-generator-out table (bench_logo.py), in that order, under one
+the leave-one-generator-out table (bench_logo.py), the fuzzing of the loader and
+detectors (fuzz_loader.py) and the long-scan memory soak (soak_scan.py), in that order, under one
 header. A missing part is named as missing rather than silently left out.
 """
 
@@ -26,6 +27,8 @@ PARTS = (
     ("bench_speed.py", "speed.md"),
     ("bench_forensic_svm.py", "forensic_svm.md"),
     ("bench_logo.py", "logo.md"),
+    ("fuzz_loader.py", "fuzz.md"),
+    ("soak_scan.py", "soak.md"),
 )
 
 

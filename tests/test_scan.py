@@ -152,7 +152,8 @@ def test_summary_counts_labels_errors_and_rate() -> None:
     summary.add(ScanResult("bad.png", None, None, None, "d", error="broken", error_type="CorruptImageError"))
     data = summary.finish().to_dict()
     assert data | {"seconds": 0, "images_per_second": 0} == {
-        "images": 5, "ai": 2, "real": 1, "uncertain": 1, "errors": 1, "seconds": 0, "images_per_second": 0,
+        "images": 5, "ai": 2, "real": 1, "uncertain": 1, "errors": 1, "image_errors": 1, "detector_errors": 0,
+        "seconds": 0, "images_per_second": 0,
     }
     assert data["images_per_second"] > 0
     assert "5 images: 2 ai, 1 real, 1 uncertain, 1 errors" in str(summary)

@@ -103,18 +103,39 @@ class Dataset(Sequence[Sample]):
         return f"Dataset({self.name!r}, {len(self)} samples: {counts['real']} real, {counts['fake']} fake)"
 
 
-def load_dataset(location: str | os.PathLike, *, split: str | None = None) -> Dataset:
+def load_dataset(
+    location: str | os.PathLike, *, split: str | None = None, label: str | int | None = None
+) -> Dataset:
     """Open a CSV manifest or a folder in any supported layout.
 
-    ``split`` keeps only that manifest split (manifests only).
+    ``split`` keeps only that manifest split (manifests only). ``label``
+    (``"real"`` or ``"fake"``) reads a plain folder of one class: every image
+    under it, at any depth, gets that label, whatever its sub-folders are
+    called. That is how a folder of your own photos becomes the reals of
+    `aidetect.calibration.threshold_for_fpr_on`.
     """
     path = Path(location)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
-    dataset = from_manifest(path) if path.is_file() else from_folder(path)
+    if label is not None:
+        if path.is_file():
+            raise DatasetError(f"{path}: label= is for a folder of one class; a manifest has its own labels")
+        dataset = from_folder_of(path, parse_label(label))
+    else:
+        dataset = from_manifest(path) if path.is_file() else from_folder(path)
     if split is not None:
         dataset = dataset.split_named(split)
     return dataset
+
+
+def from_folder_of(root: str | os.PathLike, label: int) -> Dataset:
+    """Every image under ``root`` (recursively), all with ``label``: a folder of one class."""
+    root = Path(root)
+    generator = "real" if label == REAL else None
+    samples = tuple(Sample(path=path, label=label, generator=generator) for path in iter_images(root, recursive=True))
+    if not samples:
+        raise DatasetError(f"{root}: found no image files")
+    return Dataset(samples, name=root.name, root=root)
 
 
 def from_manifest(manifest: str | os.PathLike) -> Dataset:
@@ -171,7 +192,8 @@ def from_folder(root: str | os.PathLike) -> Dataset:
     samples = sorted(iter_folder_samples(root), key=lambda s: str(s.path))
     if not samples:
         raise DatasetError(
-            f"{root}: found no images under class folders named real/fake, REAL/FAKE or 0_real/1_fake"
+            f"{root}: found no images under class folders named real/fake, REAL/FAKE or 0_real/1_fake; "
+            "for a folder of one class, say which: load_dataset(path, label='real')"
         )
     return Dataset(tuple(samples), name=root.name, root=root)
 

@@ -30,6 +30,8 @@ class Prediction:
     ``label`` is ``"ai"`` when ``score >= threshold``, ``"real"`` below it, or
     ``"uncertain"`` inside the caller's inconclusive band. ``crop_scores`` are
     the calibrated scores of the individual crops a large image was judged from.
+    ``members`` names the detectors an ensemble combined (``crop_scores`` then
+    holds their scores, in that order); empty for a single detector.
     """
 
     score: float
@@ -38,6 +40,7 @@ class Prediction:
     detector: str
     crop_scores: tuple[float, ...] = ()
     source: str | None = None
+    members: tuple[str, ...] = ()
 
     @property
     def is_ai(self) -> bool:
@@ -46,6 +49,10 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["crop_scores"] = list(self.crop_scores)
+        if self.members:  # only an ensemble's verdict has members
+            data["members"] = list(self.members)
+        else:
+            del data["members"]
         return data
 
 
@@ -137,6 +144,7 @@ class CropPolicy:
 class _ScoredImage:
     score: float
     crop_scores: tuple[float, ...] = field(default_factory=tuple)
+    members: tuple[str, ...] = ()
 
 
 class BaseDetector:
@@ -250,6 +258,7 @@ class BaseDetector:
                 detector=self.name,
                 crop_scores=item.crop_scores,
                 source=None if isinstance(src, np.ndarray) else describe_source(src),
+                members=item.members,
             )
             for src, item in zip(sources, scored, strict=True)
         ]

@@ -90,6 +90,13 @@ class ChecksumMismatchError(WeightsError):
         )
 
 
+class WorkerCrashed(AidetectError):
+    """A scan worker process died (killed for memory, or a crash in native code) while judging a file.
+
+    `aidetect.scan` reports it as that file's error row and goes on in a fresh process.
+    """
+
+
 class DatasetError(AidetectError, ValueError):
     """A dataset folder or manifest is malformed or empty."""
 

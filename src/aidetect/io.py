@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Union
@@ -57,8 +58,10 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS, min_side: in
         image = _open_pil(source, name, max_pixels)
         try:
             rgb = _pil_to_rgb(image, name)
-        except (ImageError, MemoryError):
+        except ImageError:
             raise
+        except MemoryError as exc:
+            raise _out_of_memory(image.size, name) from exc
         except Exception as exc:  # e.g. a mode Pillow cannot convert to RGB ("La", odd TIFF modes)
             raise UnsupportedImageError(f"cannot convert Pillow mode {image.mode!r} to RGB ({exc})", name) from exc
     if min(rgb.shape[:2]) < min_side:
@@ -89,8 +92,8 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
         _check_pixels(source.size, name, max_pixels)
         try:
             source.load()  # a lazily opened PIL image may still hold truncated data
-        except MemoryError:
-            raise
+        except MemoryError as exc:
+            raise _out_of_memory(source.size, name) from exc
         except Exception as exc:
             raise CorruptImageError(f"image data is truncated or damaged ({exc})", name) from exc
         return source
@@ -101,11 +104,11 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(stream)
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(str(exc), name) from exc
+        raise _bomb_error(exc, name, max_pixels) from exc
     except Image.UnidentifiedImageError as exc:
         raise UnsupportedImageError("not an image, or an image format Pillow cannot read", name) from exc
-    except MemoryError:
-        raise
+    except MemoryError as exc:
+        raise ImageTooLargeError("ran out of memory reading the image header", name) from exc
     except Exception as exc:  # OSError, or ValueError & co. from a damaged header (e.g. a garbled PPM)
         raise CorruptImageError(f"could not read image header ({exc})", name) from exc
     _check_pixels(image.size, name, max_pixels)
@@ -113,9 +116,9 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
         image.seek(0)  # first frame of an animated GIF / WebP / APNG
         image.load()
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(str(exc), name) from exc
-    except MemoryError:
-        raise
+        raise _bomb_error(exc, name, max_pixels) from exc
+    except MemoryError as exc:
+        raise _out_of_memory(image.size, name) from exc
     except Exception as exc:  # decoders raise OSError, ValueError, SyntaxError, EOFError, struct.error, ...
         raise CorruptImageError(f"image data is truncated or damaged ({exc})", name) from exc
     return image
@@ -162,6 +165,22 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
         raise ImageTooLargeError(
             f"declared size {width}x{height} ({width * height:,} px) exceeds the limit of {max_pixels:,} px", name
         )
+
+
+def _out_of_memory(size: tuple[int, int], name: str) -> ImageTooLargeError:
+    """A typed error for pixels that do not fit in memory: a tiny file can declare 100 MP (under the limit)."""
+    width, height = size
+    return ImageTooLargeError(
+        f"not enough memory to decode the declared {width}x{height} px ({width * height:,} px); "
+        "lower max_pixels to refuse such images from the header", name
+    )
+
+
+def _bomb_error(exc: Exception, name: str, max_pixels: int) -> ImageTooLargeError:
+    """Our wording for Pillow's own bomb guard (which fires, before ours can, at twice its 89 MP default)."""
+    declared = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow: "Image size (N pixels) exceeds limit of ..."
+    size = f" ({int(declared.group(1)):,} px)" if declared else ""
+    return ImageTooLargeError(f"declared size{size} exceeds the limit of {max_pixels:,} px", name)
 
 
 def _pil_to_rgb(image: PILImage.Image, name: str) -> np.ndarray:

@@ -54,6 +54,21 @@ def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     return image[top : top + size, left : left + size]
 
 
+def random_tile(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly placed ``size x size`` crop; an image smaller than ``size`` is treated as `tile_crops` treats it.
+
+    That is ``random_crop(resize_short_side(image, size), size, rng)`` (same draws), computed from the crop's
+    source region only, so an extreme aspect ratio costs no more than a square image.
+    """
+    height, width = image.shape[:2]
+    if min(height, width) >= size:
+        return random_crop(image, size, rng)
+    scaled_height, scaled_width = upscaled_shape(height, width, size)
+    top = int(rng.integers(0, scaled_height - size + 1))
+    left = int(rng.integers(0, scaled_width - size + 1))
+    return resized_region(image, (scaled_height, scaled_width), (top, left), size)
+
+
 def pad_to(image: np.ndarray, size: int) -> np.ndarray:
     """Reflect-pad so both sides are at least ``size`` (no resampling of the pixels)."""
     height, width = image.shape[:2]
@@ -171,18 +186,65 @@ def tile_positions(length: int, size: int, max_tiles: int) -> list[int]:
 def tile_crops(image: np.ndarray, size: int, max_tiles_per_side: int = 3) -> list[np.ndarray]:
     """Native-resolution ``size x size`` crops on a grid covering the image.
 
-    An image smaller than ``size`` is first upscaled so its short side is
-    ``size`` (the only case where we resample). At most
-    ``max_tiles_per_side ** 2`` crops.
+    An image smaller than ``size`` is judged as if first upscaled so its short
+    side is ``size`` (the only case where we resample). Only the source region
+    of each crop is resampled, never the whole image, so the cost is bounded by
+    the crops judged however extreme the aspect ratio: a 16 x 300,000 strip
+    would otherwise be upscaled to 224 x 4,200,000 px before three crops are
+    cut from it. At most ``max_tiles_per_side ** 2`` crops.
     """
-    if min(image.shape[:2]) < size:
-        image = resize_short_side(image, size)
     height, width = image.shape[:2]
+    if min(height, width) >= size:
+        return [
+            image[top : top + size, left : left + size]
+            for top in tile_positions(height, size, max_tiles_per_side)
+            for left in tile_positions(width, size, max_tiles_per_side)
+        ]
+    scaled_height, scaled_width = upscaled_shape(height, width, size)
     return [
-        image[top : top + size, left : left + size]
-        for top in tile_positions(height, size, max_tiles_per_side)
-        for left in tile_positions(width, size, max_tiles_per_side)
+        resized_region(image, (scaled_height, scaled_width), (top, left), size)
+        for top in tile_positions(scaled_height, size, max_tiles_per_side)
+        for left in tile_positions(scaled_width, size, max_tiles_per_side)
     ]
+
+
+def upscaled_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """The ``(height, width)`` `resize_short_side` gives: short side ``short_side``, aspect ratio kept."""
+    scale = short_side / min(height, width)
+    return max(short_side, round(height * scale)), max(short_side, round(width * scale))
+
+
+def resized_region(
+    image: np.ndarray, scaled_shape: tuple[int, int], origin: tuple[int, int], size: int, *, resample: str = "bicubic"
+) -> np.ndarray:
+    """The ``size x size`` crop at ``origin`` of ``image`` resized to ``scaled_shape``, computed without resizing it.
+
+    Pillow resamples just the source box of the crop (its filter still reads
+    the pixels around the box), so the pixels match cropping the fully resized
+    image while memory and time depend on ``size`` only.
+    """
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    (scaled_height, scaled_width), (top, left) = scaled_shape, origin
+    y_scale, x_scale = height / scaled_height, width / scaled_width
+    row_from, row_to = _source_span(top, size, y_scale, height)
+    col_from, col_to = _source_span(left, size, x_scale, width)
+    box = (left * x_scale - col_from, top * y_scale - row_from,
+           (left + size) * x_scale - col_from, (top + size) * y_scale - row_from)
+    # Only the pixels the filter can reach are handed to Pillow (fromarray copies what it is given).
+    region = Image.fromarray(np.ascontiguousarray(image[row_from:row_to, col_from:col_to]))
+    return np.array(region.resize((size, size), Image.Resampling[resample.upper()], box=box))
+
+
+def _source_span(start: int, size: int, scale: float, length: int) -> tuple[int, int]:
+    """The source pixels a resampling filter around a crop's box can read, with a safety margin.
+
+    When upscaling, bicubic reaches 2 and Lanczos 3 source pixels beyond the box; 4 is a margin
+    that also absorbs rounding. Cutting there keeps the filter's edge handling at the real image edges.
+    """
+    margin = 4
+    return max(0, math.floor(start * scale) - margin), min(length, math.ceil((start + size) * scale) + margin)
 
 
 @dataclass(frozen=True)

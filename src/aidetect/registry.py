@@ -22,6 +22,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -32,7 +33,7 @@ import pluggy
 
 from aidetect import __version__
 from aidetect.detector import Detector
-from aidetect.errors import DetectorError, MissingDependencyError, PluginError, UnknownDetectorError
+from aidetect.errors import AidetectError, DetectorError, MissingDependencyError, PluginError, UnknownDetectorError
 from aidetect.hookspecs import PROJECT, DetectorSpecs
 
 ENTRY_POINT_GROUP = "aidetect"
@@ -140,7 +141,8 @@ class Registry:
             message = f"{type(exc).__name__}: {exc}"
             self.plugins.append(PluginStatus(name, module, builtin, error=message, distribution=origin[0],
                                              version=origin[1]))
-            warnings.warn(f"aidetect plugin {name!r} ({module}) failed and was skipped: {message}", stacklevel=3)
+            warnings.warn(f"aidetect plugin {name!r} ({module}) failed and was skipped: {message}",
+                          stacklevel=_caller_stacklevel())
             if plugin is not None and self.manager.is_registered(plugin):
                 self.manager.unregister(name=name)
             return
@@ -194,6 +196,12 @@ class Registry:
             detector = info.factory(**options)
         except TypeError as exc:
             raise DetectorError(f"detector {info.name!r} does not accept these options: {exc}") from exc
+        except AidetectError:
+            raise
+        except Exception as exc:  # a plugin's constructor failing is the detector's failure, named as such
+            raise DetectorError(
+                f"detector {info.name!r} (plugin {info.plugin!r}) could not be built: {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(detector, Detector):
             raise PluginError(f"detector {info.name!r}: its factory returned {type(detector).__name__}, "
                               "which lacks the aidetect.Detector protocol (name, predict, predict_batch)")
@@ -209,6 +217,15 @@ def _origin(entry_point: importlib.metadata.EntryPoint) -> tuple[str | None, str
     if dist is None:
         return None, None
     return dist.metadata["Name"], dist.version
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this package, so a warning points at the caller's code."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:

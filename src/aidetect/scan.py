@@ -7,13 +7,20 @@ per file as soon as it is known. A file that cannot be read yields a result
 whose ``error`` says why; only failures of the run itself (unknown detector,
 missing dependency or weights, a path that does not exist) raise.
 
-With ``workers > 1`` the chunks go to a process pool whose workers each load
-the detector once. Results then arrive in completion order, and at most
-``2 * workers`` chunks are in flight, so memory stays bounded however many
-files there are. Each worker is given ``OMP_NUM_THREADS=1``-style hints (where
-not already set) so that N processes do not each start a full-size OpenMP,
-BLAS or ONNX Runtime thread pool (efficientnet's session follows
-``OMP_NUM_THREADS`` unless given ``threads``).
+Every error row says whose fault it is (``error_kind``): ``"image"`` for a
+file that cannot be read or judged as an image (an `aidetect.errors.ImageError`),
+``"detector"`` for a detector that raised on it or a worker process that died
+on it (``WorkerCrashed``). `ScanSummary` counts both, so a broken detector does
+not look like a folder of bad files.
+
+With ``workers > 1`` the chunks go to a process pool (`aidetect.scan_pool`)
+whose workers each load the detector once. Results then arrive in completion
+order, and at most ``2 * workers`` chunks are in flight, so memory stays
+bounded however many files there are. A worker that dies (out of memory, a
+crash in native code) does not end the scan. Each worker is given
+``OMP_NUM_THREADS=1``-style hints (where not already set) so that N processes
+do not each start a full-size OpenMP, BLAS or ONNX Runtime thread pool
+(efficientnet's session follows ``OMP_NUM_THREADS`` unless given ``threads``).
 
     >>> from aidetect.scan import scan, ScanSummary
     >>> summary = ScanSummary()
@@ -24,15 +31,10 @@ BLAS or ONNX Runtime thread pool (efficientnet's session follows
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
-import pickle
-import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,8 @@ from aidetect.detector import AI_LABEL, REAL_LABEL, UNCERTAIN_LABEL, Detector, P
 from aidetect.errors import AidetectError, DetectorError, ImageError
 from aidetect.registry import DEFAULT_DETECTOR, get_registry
 
-THREAD_ENV_HINTS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-"""Environment variables set to ``1`` in worker processes (unless already set)."""
-
-IN_FLIGHT_PER_WORKER = 2
-"""Chunks queued per worker process: enough to keep it busy, few enough to bound memory."""
+IMAGE_ERROR, DETECTOR_ERROR = "image", "detector"
+"""The two values of `ScanResult.error_kind`: the file's fault, or the detector's (or its process's)."""
 
 
 class ScanPathError(AidetectError, FileNotFoundError):
@@ -59,7 +58,8 @@ class ScanResult:
 
     ``score``, ``label`` and ``threshold`` are ``None`` when ``error`` is set;
     ``error_type`` is then the name of the exception class (for example
-    ``CorruptImageError``) and ``error`` its message.
+    ``CorruptImageError``), ``error`` its message and ``error_kind`` whose
+    fault it is: ``"image"`` or ``"detector"`` (derived from ``error_type`` when not given).
     """
 
     path: str
@@ -70,6 +70,12 @@ class ScanResult:
     crop_scores: tuple[float, ...] = ()
     error: str | None = None
     error_type: str | None = None
+    error_kind: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.error is not None and self.error_kind is None:
+            kind = IMAGE_ERROR if self.error_type in _image_error_names() else DETECTOR_ERROR
+            object.__setattr__(self, "error_kind", kind)
 
     @property
     def ok(self) -> bool:
@@ -82,9 +88,10 @@ class ScanResult:
 
     @classmethod
     def from_error(cls, path: str, detector: str, exc: BaseException) -> ScanResult:
-        message = exc.reason if isinstance(exc, ImageError) else str(exc)
+        is_image = isinstance(exc, ImageError)
+        message = exc.reason if is_image else str(exc)
         return cls(path, None, None, None, detector, error=message or type(exc).__name__,
-                   error_type=type(exc).__name__)
+                   error_type=type(exc).__name__, error_kind=IMAGE_ERROR if is_image else DETECTOR_ERROR)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,12 +99,24 @@ class ScanResult:
         return data
 
 
+def _image_error_names() -> frozenset[str]:
+    """Names of `ImageError` and all its subclasses (the ``error_type`` values that are the file's fault)."""
+    names, stack = set(), [ImageError]
+    while stack:
+        cls = stack.pop()
+        names.add(cls.__name__)
+        stack.extend(cls.__subclasses__())
+    return frozenset(names)
+
+
 @dataclass
 class ScanSummary:
-    """Running totals of a scan: images per label, errors, throughput."""
+    """Running totals of a scan: images per label, errors by kind (unreadable files, detector failures), throughput."""
 
     labels: Counter[str] = field(default_factory=Counter)
-    errors: int = 0
+    image_errors: int = 0
+    detector_errors: int = 0
+    first_detector_error: ScanResult | None = None
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
 
@@ -105,14 +124,27 @@ class ScanSummary:
         """Count ``result`` and hand it back, so that ``map(summary.add, results)`` streams."""
         if result.ok:
             self.labels[str(result.label)] += 1
+        elif result.error_kind == IMAGE_ERROR:
+            self.image_errors += 1
         else:
-            self.errors += 1
+            self.detector_errors += 1
+            self.first_detector_error = self.first_detector_error or result
         return result
 
     def finish(self) -> ScanSummary:
         """Stop the clock (further `add` calls still count, the rate uses this time)."""
         self.finished = time.perf_counter()
         return self
+
+    @property
+    def errors(self) -> int:
+        """Files without a verdict, for any reason."""
+        return self.image_errors + self.detector_errors
+
+    @property
+    def detector_failed(self) -> bool:
+        """Whether the detector (or a worker process) failed on any file: the run did not fully do its job."""
+        return self.detector_errors > 0
 
     @property
     def images(self) -> int:
@@ -134,6 +166,8 @@ class ScanSummary:
             REAL_LABEL: self.labels[REAL_LABEL],
             UNCERTAIN_LABEL: self.labels[UNCERTAIN_LABEL],
             "errors": self.errors,
+            "image_errors": self.image_errors,
+            "detector_errors": self.detector_errors,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
         }
@@ -143,6 +177,7 @@ class ScanSummary:
         return (
             f"{data['images']} images: {data[AI_LABEL]} ai, {data[REAL_LABEL]} real, "
             f"{data[UNCERTAIN_LABEL]} uncertain, {data['errors']} errors "
+            f"({data['image_errors']} unreadable, {data['detector_errors']} detector) "
             f"in {data['seconds']:.1f} s ({data['images_per_second']:.1f} images/s)"
         )
 
@@ -185,6 +220,12 @@ def scan(
     return _scan_chunks(chunks, detector_name, options, workers, start_method)
 
 
+def count_inputs(paths: str | os.PathLike | Iterable[str | os.PathLike], *, recursive: bool = False) -> int:
+    """How many files `scan` of ``paths`` will judge (a directory walk, no file is opened): a progress total."""
+    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    return sum(1 for root in roots for _ in iter_images(root, recursive=recursive))
+
+
 def _check_paths(roots: Sequence[Path]) -> None:
     if not roots:
         raise ScanPathError("no paths to scan")
@@ -216,16 +257,18 @@ def _scan_chunks(
     if workers == 1 or len(first) < 2:  # a pool is not worth starting for a single chunk
         yield from _scan_in_process(itertools.chain(first, chunks), name, options)
     else:
-        yield from _scan_in_pool(itertools.chain(first, chunks), name, options, workers, start_method)
+        from aidetect.scan_pool import scan_in_pool
+
+        yield from scan_in_pool(itertools.chain(first, chunks), name, options, workers, start_method)
 
 
 def _scan_in_process(chunks: Iterable[list[str]], name: str, options: dict[str, Any]) -> Iterator[ScanResult]:
-    detector = _ready_detector(name, options)
+    detector = ready_detector(name, options)
     for chunk in chunks:
         yield from score_files(detector, chunk)
 
 
-def _ready_detector(name: str, options: dict[str, Any]) -> Detector:
+def ready_detector(name: str, options: dict[str, Any]) -> Detector:
     """Load the detector and make it prove it can decide (weights found, threshold options valid).
 
     For `aidetect.BaseDetector` subclasses `decision_rule` reads the model
@@ -294,71 +337,3 @@ def _predict_isolating_failures(detector: Detector, name: str, arrays: dict[str,
 def _is_run_failure(exc: BaseException) -> bool:
     """Library errors not about an image (weights, configuration, dependencies) end the run."""
     return isinstance(exc, AidetectError) and not isinstance(exc, ImageError)
-
-
-# -- the process pool ----------------------------------------------------------------------------
-
-_worker_detector: Detector | None = None
-_worker_failure: BaseException | None = None
-
-
-def _init_worker(name: str, options: dict[str, Any]) -> None:
-    """Pool initializer: thread hints, leave Ctrl-C to the parent, load the detector once."""
-    global _worker_detector, _worker_failure
-    for variable in THREAD_ENV_HINTS:
-        os.environ.setdefault(variable, "1")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        _worker_detector = _ready_detector(name, options)
-    except Exception as exc:  # reported with the first chunk: an initializer that raises breaks the pool
-        _worker_failure = exc
-
-
-def _score_in_worker(paths: list[str]) -> list[ScanResult]:
-    if _worker_failure is not None:
-        raise _portable(_worker_failure)
-    assert _worker_detector is not None
-    try:
-        return score_files(_worker_detector, paths)
-    except Exception as exc:
-        raise _portable(exc) from None
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling (to cross back to the parent), else a `DetectorError` saying what it was."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return DetectorError(f"{type(exc).__name__}: {exc}")
-
-
-def _pool_context(start_method: str | None) -> multiprocessing.context.BaseContext:
-    if start_method is None:
-        start_method = "fork" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(start_method)
-
-
-def _scan_in_pool(
-    chunks: Iterator[list[str]], name: str, options: dict[str, Any], workers: int, start_method: str | None
-) -> Iterator[ScanResult]:
-    limit = workers * IN_FLIGHT_PER_WORKER
-    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(start_method), initializer=_init_worker,
-                               initargs=(name, options))
-    pending: set[Future[list[ScanResult]]] = set()
-    try:
-        for chunk in chunks:
-            pending.add(pool.submit(_score_in_worker, chunk))
-            if len(pending) >= limit:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from _results_of(done)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            yield from _results_of(done)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _results_of(done: Iterable[Future[list[ScanResult]]]) -> Iterator[ScanResult]:
-    for future in done:
-        yield from future.result()

@@ -235,9 +235,33 @@ def resolve_weights(card: ModelCard, weights: str | os.PathLike[str] | None = No
     )
 
 
-def _local_candidates(card: ModelCard) -> list[Path]:
+def _local_candidates(card: ModelCard, file_name: str | None = None) -> list[Path]:
+    name = file_name or card.weights_file
     base = card.path.parent if card.path is not None else bundled_dir()
-    return [base / card.weights_file, bundled_dir() / card.weights_file, cache_dir() / card.weights_file]
+    return [base / name, bundled_dir() / name, cache_dir() / name]
+
+
+def resolve_card_file(card: ModelCard, key: str, *, download: bool = True) -> Path:
+    """A further file a card names under ``key`` (``{"file", "sha256", "url"?}``), found and checked as weights are.
+
+    Used for the torch state dict, which the wheel leaves out (prediction never
+    needs it): beside the card, bundled (a git checkout or sdist has it), in
+    the cache directory, else downloaded from the entry's ``url`` into the cache.
+    """
+    entry = card.info.get(key)
+    if not isinstance(entry, dict) or "file" not in entry or "sha256" not in entry:
+        raise WeightsError(f"{card.name}: the model card names no {key!r} file")
+    name, sha256, url = entry["file"], entry["sha256"], entry.get("url")
+    for path in _local_candidates(card, name):
+        if path.exists():
+            return verify(path, sha256)
+    if url and download:
+        return fetch(url, cache_dir() / name, sha256)
+    raise WeightsError(
+        f"{name} ({key} of {card.name!r}, sha256 {sha256}) is not installed: wheels leave it out. "
+        f"Put it in {cache_dir()} (from a git checkout or the sdist: src/aidetect/models/{name})"
+        + (f" or download it from {url}" if url else "")
+    )
 
 
 def fetch(url: str, destination: str | os.PathLike[str], sha256: str, *, timeout: float = 60.0) -> Path:

@@ -46,6 +46,9 @@ COMMANDS: tuple[str, ...] = (
 )
 """Command modules, in ``aidetect --help`` order; each has ``add_parser(subcommands)`` and ``run(args)``."""
 
+DOCS_URL = "https://github.com/aidetect/aidetect/blob/main/docs/cli.md"
+"""Where the CLI guide lives for someone who installed a wheel (a relative docs/ path means nothing there)."""
+
 __all__ = [
     "COMMANDS",
     "CSV_COLUMNS",
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="aidetect",
         description="Tell AI-generated images from real ones.",
-        epilog="Run 'aidetect COMMAND --help' for a command's options. Docs: docs/cli.md",
+        epilog=f"Run 'aidetect COMMAND --help' for a command's options. Docs: {DOCS_URL}",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)

@@ -28,7 +28,7 @@ from aidetect.registry import DEFAULT_DETECTOR
 if TYPE_CHECKING:
     from aidetect.scan import ScanResult
 
-CSV_COLUMNS = ("path", "label", "score", "threshold", "detector", "crop_scores", "error_type", "error")
+CSV_COLUMNS = ("path", "label", "score", "threshold", "detector", "crop_scores", "error_type", "error_kind", "error")
 
 
 def _csv_line(values: Sequence[Any]) -> str:
@@ -42,7 +42,7 @@ def _csv_row(result: ScanResult) -> str:
     threshold = "" if result.threshold is None else f"{result.threshold:.6f}"
     crops = ";".join(f"{score:.6f}" for score in result.crop_scores)
     return _csv_line([result.path, result.label or "", number, threshold, result.detector, crops,
-                      result.error_type or "", result.error or ""])
+                      result.error_type or "", result.error_kind or "", result.error or ""])
 
 
 def _table_row(result: ScanResult) -> str:
@@ -129,17 +129,23 @@ class LineWriter:
             self.write(self.pending.pop())
 
 
+EXIT_DETECTOR_FAILED = 3
+"""The scan finished, but the detector (or a worker process) failed on some files: their rows say which."""
+
+
 def run(args: argparse.Namespace) -> int:
-    from aidetect.scan import ScanSummary, scan
+    from aidetect.scan import ScanSummary, count_inputs, scan
 
     results = scan(args.paths, args.detector, options=detector_options(args), recursive=args.recursive,
                    workers=args.workers, batch_size=args.batch_size)
     header, row = SCAN_FORMATS[args.format]
     report_errors = args.output is not None or args.format != "table"  # else the table row says it
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    total = count_inputs(args.paths, recursive=args.recursive) if show_progress else None  # for the ETA
     summary = ScanSummary()
     finished = False
     try:
-        with output(args.output) as out, progress_bar(args.progress, desc="scanning") as bar:
+        with output(args.output) as out, progress_bar(args.progress, desc="scanning", total=total) as bar:
             writer = LineWriter(out, bar, header)
             for result in results:
                 writer.write(row(summary.add(result)))
@@ -152,4 +158,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if finished or summary.images:
             say(f"scanned {summary.finish()}")
-    return EXIT_OK
+    return _detector_verdict(summary)
+
+
+def _detector_verdict(summary: Any) -> int:
+    """`EXIT_OK`, or one error line and `EXIT_DETECTOR_FAILED` when the detector itself failed on some files."""
+    first = summary.first_detector_error
+    if first is None:
+        return EXIT_OK
+    say(f"error: detector {first.detector!r} failed on {summary.detector_errors} of {summary.images} files "
+        f"(first: {first.path}: {first.error_type}: {first.error}); unreadable files: {summary.image_errors}")
+    return EXIT_DETECTOR_FAILED

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from aidetect.detector import CropPolicy
-from aidetect.errors import NotFittedError
+from aidetect.errors import DetectorError, NotFittedError
 from aidetect.preprocess import to_nchw_float
 from aidetect.trainable import TrainableDetector
 from aidetect.trainconfig import TrainConfig
@@ -74,7 +74,7 @@ class NeuralDetector(TrainableDetector):
         super().__init__(weights, decision=decision, threshold=threshold, target_fpr=target_fpr,
                          uncertain_band=uncertain_band)
         self.input_size = input_size
-        self.threads = threads
+        self.threads = _thread_count(threads, self.name)
         self.training = (training or self.default_training).with_options(**training_options)
         self.resume = resume
         self.work_dir = work_dir
@@ -121,13 +121,12 @@ class NeuralDetector(TrainableDetector):
             return self.network_
         import torch
 
-        from aidetect.weights import verify
+        from aidetect.weights import resolve_card_file
 
         card = self.card_
-        state_info = card.info.get("torch_state_dict")
-        if not state_info or card.path is None:
+        if not card.info.get("torch_state_dict"):
             raise NotFittedError(f"{self.name}: the model card names no torch state dict to rebuild the network from")
-        state_path = verify(card.path.parent / state_info["file"], state_info["sha256"])
+        state_path = resolve_card_file(card, "torch_state_dict")  # the wheel leaves it out: cache or download
         network = self.build_network(pretrained=False)
         network.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
         self.network_ = network.eval()
@@ -179,3 +178,10 @@ class NeuralDetector(TrainableDetector):
         exported = Path(export_module(network, Path(path), size, opset=opset))
         check_parity(network, exported, size, what=self.name)
         return exported
+
+
+def _thread_count(threads: Any, detector: str) -> int | None:
+    """``threads`` checked here: a wrong type would surface as a backend's binding signature, not as our error."""
+    if threads is None or (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        return threads
+    raise DetectorError(f"{detector}: threads must be a whole number of at least 1, got {threads!r}")

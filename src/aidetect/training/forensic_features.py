@@ -24,15 +24,13 @@ __all__ = ["augmented_tile", "image_margins", "scoring_features", "training_feat
 def augmented_tile(image: np.ndarray, tile_size: int, augment_jpeg: bool, rng: np.random.Generator) -> np.ndarray:
     """One training view: maybe a JPEG re-save (both classes alike), then a random native-resolution tile.
 
-    Images smaller than a tile are first enlarged the way `aidetect.preprocess.tile_crops` does at inference.
+    Images smaller than a tile are enlarged the way `aidetect.preprocess.tile_crops` does at inference.
     """
-    from aidetect.preprocess import jpeg_recompress, random_crop, resize_short_side
+    from aidetect.preprocess import jpeg_recompress, random_tile
 
     if augment_jpeg and rng.random() < JPEG_PROBABILITY:
         image = jpeg_recompress(image, int(rng.integers(JPEG_QUALITY_RANGE[0], JPEG_QUALITY_RANGE[1] + 1)))
-    if min(image.shape[:2]) < tile_size:
-        image = resize_short_side(image, tile_size)
-    return random_crop(image, tile_size, rng)
+    return random_tile(image, tile_size, rng)  # crops before enlarging: a thin strip costs one tile
 
 
 def _training_row(path: str, index: int, tile_size: int, augment_jpeg: bool, seed: int) -> np.ndarray | None:
