@@ -46,9 +46,11 @@ __all__ = [
     "SigmoidCalibrator",
     "calibrator_from_dict",
     "fpr_table",
+    "leave_one_source_out",
     "make_calibrator",
     "threshold_for_fpr",
     "threshold_for_fpr_on",
+    "threshold_for_source_fpr",
 ]
 
 
@@ -376,50 +378,5 @@ def threshold_for_fpr_on(detector: Detector, dataset: Dataset, fpr: float, batch
     return measure(detector, dataset, fpr, batch_size)
 
 
-# -- thresholds that hold across sources ---------------------------------------------------------
-
-
-def threshold_for_source_fpr(scores_real: Iterable[float], sources: Iterable[str], fpr: float) -> float:
-    """The smallest threshold at which the *mean over sources* of their false-positive rates is at most ``fpr``.
-
-    Each source (camera, website, archive) counts equally, however many images
-    it holds, so a threshold is not set by the one big, easy source while the
-    small hard ones (press photos, portraits) are accused. Ties behave as in
-    `threshold_for_fpr`: the rate reached is never above ``fpr``.
-    """
-    if not 0.0 <= fpr <= 1.0:
-        raise ValueError(f"fpr must be in [0, 1], got {fpr}")
-    scores = _as_raw(scores_real)
-    names = np.asarray(list(sources), dtype=object)
-    if names.shape != scores.shape or not scores.size:
-        raise ValueError("threshold_for_source_fpr needs one source per real score, and at least one score")
-    unique, inverse, counts = np.unique(names, return_inverse=True, return_counts=True)
-    weights = 1.0 / (counts[inverse] * len(unique))
-    order = np.argsort(-scores, kind="stable")
-    scores, weights = scores[order], weights[order]
-    allowed = int(np.searchsorted(np.cumsum(weights), fpr + 1e-12, side="right"))
-    if allowed >= scores.size:
-        return float(scores[-1])
-    return float(np.nextafter(scores[allowed], np.inf))
-
-
-def leave_one_source_out(
-    scores_real: Iterable[float], sources: Iterable[str], fpr: float
-) -> dict[str, dict[str, float]]:
-    """For each source: the threshold chosen on all *other* sources, and the false-positive rate it gives here.
-
-    This is what a user with photos from a source the threshold never saw
-    will meet; the spread of ``fpr`` across sources is the honest error bar
-    of a default threshold.
-    """
-    scores = _as_raw(scores_real)
-    names = np.asarray(list(sources), dtype=object)
-    report: dict[str, dict[str, float]] = {}
-    for source in sorted(set(names.tolist())):
-        inside = names == source
-        if inside.all():
-            raise ValueError("leave_one_source_out needs at least two sources")
-        threshold = threshold_for_source_fpr(scores[~inside], names[~inside], fpr)
-        report[source] = {"threshold": threshold, "fpr": float((scores[inside] >= threshold).mean()),
-                          "n": int(inside.sum())}
-    return report
+# Thresholds that count each source equally live in `aidetect.thresholds`; importable from here as well.
+from aidetect.thresholds import leave_one_source_out, threshold_for_source_fpr  # noqa: E402

@@ -179,13 +179,13 @@ class BaseDetector:
     ) -> None:
         given = [key for key, value in (("threshold", threshold), ("target_fpr", target_fpr),
                                           ("uncertain_band", uncertain_band)) if value is not None]
+        from aidetect.errors import InvalidOptionError
+
         if decision is not None and given:
-            raise ValueError(f"give decision= or {given}, not both")
+            raise InvalidOptionError(f"{self.name}: give decision= or {given}, not both")
         try:
             self.decision = decision or DecisionRule(threshold, uncertain_band, target_fpr)
         except (TypeError, ValueError) as exc:
-            from aidetect.errors import InvalidOptionError
-
             raise InvalidOptionError(f"{self.name}: {exc}") from exc
         self._lock = threading.RLock()
 
