@@ -303,7 +303,7 @@ def _run_plugins(args: argparse.Namespace) -> int:
 
 # -- scan --------------------------------------------------------------------------------------------
 
-CSV_COLUMNS = ("path", "label", "score", "threshold", "detector", "crop_scores", "error_type", "error")
+CSV_COLUMNS = ("path", "label", "score", "threshold", "detector", "crop_scores", "error_type", "error", "evidence")
 
 
 def _csv_line(values: Sequence[Any]) -> str:
@@ -317,7 +317,7 @@ def _csv_row(result: ScanResult) -> str:
     threshold = "" if result.threshold is None else f"{result.threshold:.6f}"
     crops = ";".join(f"{score:.6f}" for score in result.crop_scores)
     return _csv_line([result.path, result.label or "", number, threshold, result.detector, crops,
-                      result.error_type or "", result.error or ""])
+                      result.error_type or "", result.error or "", result.evidence_summary()])
 
 
 def _table_row(result: ScanResult) -> str:

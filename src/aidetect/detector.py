@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from aidetect.evidence import Evidence
 from aidetect.io import ImageInput, describe_source, load_image
 
 AI_LABEL, REAL_LABEL, UNCERTAIN_LABEL = "ai", "real", "uncertain"
@@ -30,6 +31,8 @@ class Prediction:
     ``label`` is ``"ai"`` when ``score >= threshold``, ``"real"`` below it, or
     ``"uncertain"`` inside the caller's inconclusive band. ``crop_scores`` are
     the calibrated scores of the individual crops a large image was judged from.
+    ``evidence`` holds what the file's metadata says about its origin (the
+    ``provenance`` and ``auto`` detectors; empty for pixel detectors).
     """
 
     score: float
@@ -38,6 +41,7 @@ class Prediction:
     detector: str
     crop_scores: tuple[float, ...] = ()
     source: str | None = None
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def is_ai(self) -> bool:
@@ -46,6 +50,7 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["crop_scores"] = list(self.crop_scores)
+        data["evidence"] = [finding.to_dict() for finding in self.evidence]
         return data
 
 

@@ -35,6 +35,8 @@ BUILTIN_PLUGINS = (
     "aidetect.detectors.cnn",
     "aidetect.detectors.forensic_svm",
     "aidetect.detectors.ensemble",
+    "aidetect.detectors.provenance",
+    "aidetect.detectors.auto",
 )
 
 

@@ -40,6 +40,7 @@ from typing import Any
 from aidetect.datasets import iter_images
 from aidetect.detector import AI_LABEL, REAL_LABEL, UNCERTAIN_LABEL, Detector, Prediction
 from aidetect.errors import AidetectError, DetectorError, ImageError
+from aidetect.evidence import Evidence
 from aidetect.registry import DEFAULT_DETECTOR, get_registry
 
 THREAD_ENV_HINTS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -70,6 +71,7 @@ class ScanResult:
     crop_scores: tuple[float, ...] = ()
     error: str | None = None
     error_type: str | None = None
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -78,7 +80,7 @@ class ScanResult:
     @classmethod
     def from_prediction(cls, path: str, prediction: Prediction) -> ScanResult:
         return cls(path, prediction.score, prediction.label, prediction.threshold, prediction.detector,
-                   tuple(prediction.crop_scores))
+                   tuple(prediction.crop_scores), evidence=tuple(getattr(prediction, "evidence", ())))
 
     @classmethod
     def from_error(cls, path: str, detector: str, exc: BaseException) -> ScanResult:
@@ -89,7 +91,12 @@ class ScanResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["crop_scores"] = list(self.crop_scores)
+        data["evidence"] = [finding.to_dict() for finding in self.evidence]
         return data
+
+    def evidence_summary(self) -> str:
+        """The findings as ``kind:strength:indicates`` joined by ``;`` (the CSV column)."""
+        return ";".join(finding.summary() for finding in self.evidence)
 
 
 @dataclass
