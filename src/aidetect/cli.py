@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_list, _add_plugins, _add_scan, _add_evaluate, _add_train, _add_tune, _add_export_onnx):
+    from aidetect.provenance import cli as inspect_cli
+
+    for add in (_add_list, _add_plugins, _add_scan, inspect_cli.add_parser, _add_evaluate, _add_train, _add_tune,
+                _add_export_onnx):
         add(commands)
     return parser
 

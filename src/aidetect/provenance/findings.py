@@ -51,8 +51,8 @@ PARAMETER_CHUNKS = {
 }
 """PNG text keywords (lower case) that generators write their settings into."""
 
-_PARAMETER_SIGNS = re.compile(r"\b(steps|sampler|cfg[ _]?scale|seed|scheduler|class_type|denoise|negative_prompt"
-                              r"|noise_seed|ckpt_name|model hash)\b", re.IGNORECASE)
+_PARAMETER_SIGNS = re.compile(r"\b(steps|k?sampler|cfg[ _]?scale|seed|scheduler|class_type|denoise|negative_prompt"
+                              r"|noise_seed|ckpt_name|model hash|last_node_id|widgets_values)\b", re.IGNORECASE)
 FREE_TEXT_KEYS = frozenset({"description", "title", "author", "comment", "jpeg comment", "copyright", "source",
                             "disclaimer", "warning", "creation time"})
 SOFTWARE_KEYS = frozenset({"software", "source"})
