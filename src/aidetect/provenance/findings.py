@@ -117,10 +117,10 @@ def _parameter_finding(key: str, value: str, what: str) -> Evidence:
 # -- XMP --------------------------------------------------------------------------------------------
 
 # Linear-time patterns (no nested quantifiers) over at most 1 MiB of XMP; no XML parser, so no entity tricks.
-_XMP_PROPERTY = (r":{name}(?:\s{{0,16}}=\s{{0,16}}[\"']([^\"'<>]{{0,512}})[\"']"
-                 r"|\s{{1,16}}rdf:resource=[\"']([^\"'<>]{{0,512}})[\"']|\s{{0,16}}>([^<]{{0,512}})<)")
-_SOURCE_TYPE = re.compile(_XMP_PROPERTY.format(name="DigitalSourceType"))
-_CREATOR_TOOL = re.compile(_XMP_PROPERTY.format(name="CreatorTool"))
+_XMP_PROPERTY = (r":{name}(?:\s{{0,16}}=\s{{0,16}}[\"']({value}{{0,512}})[\"']"
+                 r"|\s{{1,16}}rdf:resource=[\"']({value}{{0,512}})[\"']|\s{{0,16}}>\s*({value}{{0,512}})\s*<)")
+_SOURCE_TYPE = re.compile(_XMP_PROPERTY.format(name="DigitalSourceType", value=r"[\w:/.#%~+-]"))
+_CREATOR_TOOL = re.compile(_XMP_PROPERTY.format(name="CreatorTool", value=r"[^\"'<>=]"))
 
 
 def _xmp_values(pattern: re.Pattern[str], xmp: str) -> list[str]:
@@ -186,15 +186,19 @@ def exif_findings(tiff: bytes) -> list[Evidence]:
 
 
 def _read_exif(tiff: bytes) -> tuple[dict[str, str], list[str]]:
+    import warnings
+
     from PIL import Image
 
     if tiff.startswith(b"Exif\x00\x00"):
         tiff = tiff[6:]
     try:
-        exif = Image.Exif()
-        exif.load(tiff)
-        tags = {key: _as_text(exif.get(tag)) for key, tag in EXIF_TAGS.items() if exif.get(tag) is not None}
-        sub = exif.get_ifd(EXIF_IFD) if EXIF_IFD in exif else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns about every corrupt tag; a broken block is simply no evidence
+            exif = Image.Exif()
+            exif.load(tiff)
+            tags = {key: _as_text(exif.get(tag)) for key, tag in EXIF_TAGS.items() if exif.get(tag) is not None}
+            sub = exif.get_ifd(EXIF_IFD) if EXIF_IFD in exif else {}
     except Exception:  # malformed TIFF structure: no EXIF evidence
         return {}, []
     capture = [label for tag, label in EXIF_CAPTURE.items() if sub.get(tag) not in (None, b"", "")]
