@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BRIGHT, DARK
 from PIL import Image, PngImagePlugin
-from provenance_files import A1111_PARAMETERS, exif
 
 import aidetect
 from aidetect.cli import main
 from aidetect.errors import ImageError
 from aidetect.scan import scan
+from conftest import BRIGHT, DARK
+from provenance_files import A1111_PARAMETERS, exif
 
 pytestmark = pytest.mark.usefixtures("test_detectors")
 

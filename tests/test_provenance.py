@@ -9,6 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+import aidetect
+from aidetect.detectors.provenance import STRONG_SCORE, verdict
+from aidetect.errors import EmptyImageError, ImageError, UnsupportedImageError
+from aidetect.evidence import Evidence
+from aidetect.provenance import read_provenance
 from provenance_files import (
     A1111_PARAMETERS,
     COMFY_PROMPT,
@@ -20,12 +26,6 @@ from provenance_files import (
     strip,
     xmp_source_type,
 )
-
-import aidetect
-from aidetect.detectors.provenance import STRONG_SCORE, verdict
-from aidetect.errors import EmptyImageError, ImageError, UnsupportedImageError
-from aidetect.evidence import Evidence
-from aidetect.provenance import read_provenance
 
 STRONG_AI_FILES: dict[str, tuple[Callable[[], bytes], str | tuple[str, ...]]] = {
     "a1111-parameters": (lambda: png({"parameters": A1111_PARAMETERS}), "png-parameters"),
@@ -162,3 +162,10 @@ def test_provenance_never_decodes_pixels(tmp_path: Path) -> None:
     with pytest.raises(ImageError):
         aidetect.io.load_image(broken)
     assert read_provenance(broken).evidence[0].kind == "png-parameters"
+
+
+def test_ambiguous_words_are_not_generator_names(detector: aidetect.Detector) -> None:
+    """Bare "imagen" is Spanish for "image"; "Affinity Designer" is an editor."""
+    assert detector.predict(jpeg(comment="Una imagen del puerto")).evidence == ()
+    assert detector.predict(jpeg(exif=exif(software="Affinity Designer 2"))).evidence == ()
+    assert detector.predict(jpeg(exif=exif(software="Google Imagen 3"))).label == "ai"

@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 import pytest
+
 from provenance_files import IPTC_CODES, jpeg, png, strip
 
 c2pa = pytest.importorskip("c2pa", reason="C2PA tests need the [provenance] extra (c2pa-python)")
