@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 
 from aidetect.evidence import STRONG, WEAK, Evidence
 from aidetect.provenance.containers import MetadataBlocks
+from aidetect.provenance.exif import read_exif
 
 GENERATOR_NAMES = (
     "midjourney", "dall-e", "dall·e", "dalle", "stable diffusion", "stablediffusion", "sdxl", "novelai",
@@ -62,11 +63,6 @@ FREE_TEXT_KEYS = frozenset({"description", "title", "author", "comment", "jpeg c
                             "disclaimer", "warning", "creation time"})
 SOFTWARE_KEYS = frozenset({"software", "source"})
 
-EXIF_TAGS = {"make": 0x010F, "model": 0x0110, "software": 0x0131, "artist": 0x013B, "description": 0x010E,
-             "copyright": 0x8298}
-EXIF_IFD, EXIF_CAPTURE = 0x8769, {0x829A: "exposure", 0x829D: "f-number", 0x8827: "ISO", 0x920A: "focal length",
-                                  0xA434: "lens", 0x9003: "capture time"}
-USER_COMMENT = 0x9286
 MAX_FIELD = 65536
 """Characters of one field searched or parsed: enough for any real prompt, bounded for adversarial ones."""
 
@@ -169,62 +165,24 @@ def xmp_findings(xmp: str) -> list[Evidence]:
 
 
 def exif_findings(tiff: bytes) -> list[Evidence]:
-    """Findings from an EXIF block (TIFF bytes); a block Pillow cannot parse gives none."""
-    tags, capture = _read_exif(tiff)
+    """Findings from an EXIF block (TIFF bytes); a block that cannot be parsed gives none."""
+    tags = read_exif(tiff)
     found = []
-    software = tags.get("software", "")
+    software = tags.text.get("software", "")
     if name := find_generator(software):
         found.append(Evidence("exif-software", f"Software = {_clip(software)!r} names the generator {name}", STRONG,
                               "ai"))
-    comment = tags.get("user comment", "")
+    comment = tags.user_comment
     if comment and _PARAMETER_SIGNS.search(comment) and ("steps:" in comment.lower() or find_generator(comment)):
         found.append(Evidence("exif-parameters", f"UserComment holds generation settings ({_clip(comment)!r})",
                               STRONG, "ai"))
-    for key in ("description", "artist", "copyright", "user comment"):
-        if not any(f.kind == "exif-parameters" for f in found) and (name := find_generator(tags.get(key, ""))):
-            found.append(Evidence("generator-mention", f"EXIF {key} mentions {name}", WEAK, "ai"))
-    camera = [f"{key} {tags[key]!r}" for key in ("make", "model") if tags.get(key)]
+    else:
+        mentions = [(key, tags.text.get(key, "")) for key in ("description", "artist", "copyright")]
+        for key, text in [*mentions, ("user comment", comment)]:
+            if name := find_generator(text):
+                found.append(Evidence("generator-mention", f"EXIF {key} mentions {name}", WEAK, "ai"))
+    camera = [f"{key} {tags.text[key]!r}" for key in ("make", "model") if tags.text.get(key)]
     if camera:
-        detail = ", ".join(camera + capture)
+        detail = ", ".join(camera + tags.capture)
         found.append(Evidence("camera-exif", f"{detail} (weak: any tool can write or keep these tags)", WEAK, "real"))
     return found
-
-
-def _read_exif(tiff: bytes) -> tuple[dict[str, str], list[str]]:
-    import warnings
-
-    from PIL import Image
-
-    if tiff.startswith(b"Exif\x00\x00"):
-        tiff = tiff[6:]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns about each corrupt tag; a broken block is just no evidence
-            exif = Image.Exif()
-            exif.load(tiff)
-            tags = {key: _as_text(exif.get(tag)) for key, tag in EXIF_TAGS.items() if exif.get(tag) is not None}
-            sub = exif.get_ifd(EXIF_IFD) if EXIF_IFD in exif else {}
-    except Exception:  # malformed TIFF structure: no EXIF evidence
-        return {}, []
-    capture = [label for tag, label in EXIF_CAPTURE.items() if sub.get(tag) not in (None, b"", "")]
-    if USER_COMMENT in sub:
-        tags["user comment"] = _user_comment(sub[USER_COMMENT])
-    return {key: value for key, value in tags.items() if value}, capture
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value[:MAX_FIELD].decode("utf-8", errors="replace").strip("\x00 ")
-    return str(value)[:MAX_FIELD].strip("\x00 ")
-
-
-
-def _user_comment(value: object) -> str:
-    """EXIF UserComment: an 8-byte character-code prefix, then the text (UNICODE is UTF-16)."""
-    if not isinstance(value, bytes):
-        return _as_text(value)
-    prefix, body = value[:8], value[8 : 8 + MAX_FIELD]
-    if prefix.startswith(b"UNICODE"):
-        encoding = "utf-16-be" if body[:1] == b"\x00" else "utf-16-le"
-        return body.decode(encoding, errors="replace").strip("\x00 ")
-    return body.decode("utf-8", errors="replace").strip("\x00 ")
