@@ -112,6 +112,8 @@ def test_a_valid_manifest_declaring_trained_algorithmic_media_is_strong_ai(ai_jp
     assert summary.claim_generator == "aidetect-tests 1.0"
     assert summary.actions == ("c2pa.created by TestDiffusion 2",)
     assert summary.digital_source_types == ("trainedAlgorithmicMedia",)
+    stripped = aidetect.load("provenance").predict(strip(ai_jpeg))
+    assert (stripped.label, stripped.score, stripped.evidence) == ("uncertain", 0.5, ())
 
 
 def test_a_manifest_tampered_after_signing_is_invalid_never_proof(ai_jpeg: bytes) -> None:

@@ -64,7 +64,7 @@ class ProvenanceDetector:
     def decision_rule(self) -> DecisionRule:
         return DecisionRule(threshold=0.5)
 
-    def load(self, source: ImageInput) -> ProvenanceReport:
+    def load(self, source: ImageInput | ProvenanceReport) -> ProvenanceReport:
         """Read the metadata of ``source`` (what `aidetect.scan` calls before `predict_batch`)."""
         if isinstance(source, ProvenanceReport):
             return source

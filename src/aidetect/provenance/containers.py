@@ -101,7 +101,7 @@ def _read(stream: IO[bytes], size: int) -> bytes | None:
     return data if len(data) == size else None
 
 
-def _decode(raw: bytes, encoding: str = "latin-1") -> str:
+def _decode(raw: bytes | bytearray, encoding: str = "latin-1") -> str:
     return raw.decode(encoding, errors="replace")
 
 
