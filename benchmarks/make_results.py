@@ -26,6 +26,7 @@ PARTS = (
     ("bench_speed.py", "speed.md"),
     ("bench_forensic_svm.py", "forensic_svm.md"),
     ("bench_logo.py", "logo.md"),
+    ("bench_provenance.py", "provenance.md"),
 )
 
 

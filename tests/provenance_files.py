@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 
 import numpy as np
 from PIL import Image, PngImagePlugin
@@ -78,6 +79,12 @@ def exif(*, software: str | None = None, camera: bool = False, user_comment: str
     if user_comment is not None:
         sub[0x9286] = b"UNICODE\x00" + user_comment.encode("utf-16-be")
     return tags
+
+
+def with_jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """A small JPEG with one more marker segment (e.g. ``0xEB``, APP11 / JUMBF) right after SOI."""
+    data = jpeg()
+    return data[:2] + struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload + data[2:]
 
 
 def strip(data: bytes) -> bytes:

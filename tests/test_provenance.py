@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from provenance_files import (
     jpeg,
     png,
     strip,
+    with_jpeg_segment,
     xmp_source_type,
 )
 
@@ -169,3 +171,11 @@ def test_ambiguous_words_are_not_generator_names(detector: aidetect.Detector) ->
     assert detector.predict(jpeg(comment="Una imagen del puerto")).evidence == ()
     assert detector.predict(jpeg(exif=exif(software="Affinity Designer 2"))).evidence == ()
     assert detector.predict(jpeg(exif=exif(software="Google Imagen 3"))).label == "ai"
+
+
+def test_a_c2pa_store_without_the_c2pa_library_is_reported_unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "c2pa", None)  # what a core install without [provenance] sees
+    data = with_jpeg_segment(0xEB, b"JP\x00\x01\x00\x00\x00\x01\x00\x00\x00\x20jumb\x00\x00\x00\x18jumdc2pa")
+    (finding,) = read_provenance(data).evidence
+    assert finding.kind == "c2pa" and finding.c2pa is not None and finding.c2pa.validation == "unchecked"
+    assert "[provenance]" in finding.detail and (finding.strength, finding.indicates) == ("weak", None)

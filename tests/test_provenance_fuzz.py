@@ -15,7 +15,7 @@ import pytest
 from aidetect.errors import ImageError
 from aidetect.provenance import ProvenanceReport, read_provenance
 from aidetect.provenance.containers import MAX_BLOCKS, PNG_SIGNATURE
-from provenance_files import A1111_PARAMETERS, exif, jpeg, png, xmp_source_type
+from provenance_files import A1111_PARAMETERS, exif, jpeg, png, with_jpeg_segment, xmp_source_type
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
@@ -27,11 +27,6 @@ def with_png_chunks(*chunks: bytes) -> bytes:
     data = png()
     ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4
     return data[:ihdr_end] + b"".join(chunks) + data[ihdr_end:]
-
-
-def with_jpeg_segment(marker: int, payload: bytes) -> bytes:
-    data = jpeg()
-    return data[:2] + struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload + data[2:]
 
 
 def timed(function: Callable[[], ProvenanceReport], limit: float = 2.0) -> ProvenanceReport:
