@@ -179,3 +179,13 @@ def test_a_c2pa_store_without_the_c2pa_library_is_reported_unchecked(monkeypatch
     (finding,) = read_provenance(data).evidence
     assert finding.kind == "c2pa" and finding.c2pa is not None and finding.c2pa.validation == "unchecked"
     assert "[provenance]" in finding.detail and (finding.strength, finding.indicates) == ("weak", None)
+
+
+def test_a_remote_c2pa_manifest_is_reported_and_never_fetched(detector: aidetect.Detector) -> None:
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           '<rdf:Description xmlns:dcterms="http://purl.org/dc/terms/" '
+           'dcterms:provenance="https://manifests.example/abc.c2pa"/></rdf:RDF></x:xmpmeta>')
+    prediction = detector.predict(jpeg(xmp=xmp))
+    (finding,) = prediction.evidence
+    assert finding.kind == "c2pa" and finding.c2pa is not None and finding.c2pa.validation == "unchecked"
+    assert "https://manifests.example/abc.c2pa" in finding.detail and prediction.label == "uncertain"

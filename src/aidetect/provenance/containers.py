@@ -45,10 +45,12 @@ class MetadataBlocks:
     xmp: str | None = None
     c2pa: bool = False
     truncated: bool = False
+    text_size: int = 0
 
     def add_text(self, key: str, value: str) -> None:
-        if sum(len(v) for _, v in self.text) + len(value) <= MAX_TEXT_TOTAL:
+        if self.text_size + len(value) <= MAX_TEXT_TOTAL:
             self.text.append((key, value))
+            self.text_size += len(value)
         else:
             self.truncated = True
 

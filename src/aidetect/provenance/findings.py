@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from aidetect.evidence import STRONG, WEAK, Evidence
+from aidetect.evidence import STRONG, WEAK, C2paSummary, Evidence
 from aidetect.provenance.containers import MetadataBlocks
 from aidetect.provenance.exif import read_exif
 
@@ -121,6 +121,7 @@ def _parameter_finding(key: str, value: str, what: str) -> Evidence:
 _XMP_PROPERTY = (r":{name}(?:\s{{0,16}}=\s{{0,16}}[\"']({value}{{0,512}})[\"']"
                  r"|\s{{1,16}}rdf:resource=[\"']({value}{{0,512}})[\"']|\s{{0,16}}>\s*({value}{{0,512}})\s*<)")
 _SOURCE_TYPE = re.compile(_XMP_PROPERTY.format(name="DigitalSourceType", value=r"[\w:/.#%~+-]"))
+_REMOTE_MANIFEST = re.compile(_XMP_PROPERTY.format(name="provenance", value=r"[\w:/.#%~+?&=-]"))
 _CREATOR_TOOL = re.compile(_XMP_PROPERTY.format(name="CreatorTool", value=r"[^\"'<>=]"))
 
 
@@ -154,6 +155,10 @@ def source_type_finding(code: str, where: str) -> Evidence:
 def xmp_findings(xmp: str) -> list[Evidence]:
     found = [source_type_finding(source_type_code(value), "XMP Iptc4xmpExt:DigitalSourceType")
              for value in _xmp_values(_SOURCE_TYPE, xmp)]
+    for url in _xmp_values(_REMOTE_MANIFEST, xmp):
+        if url.lower().startswith(("http://", "https://")):
+            found.append(Evidence("c2pa", f"XMP dcterms:provenance points to a remote C2PA manifest ({_clip(url)}); "
+                                  "never fetched, so nothing is validated", WEAK, None, C2paSummary("unchecked")))
     for tool in _xmp_values(_CREATOR_TOOL, xmp):
         if name := find_generator(tool):
             found.append(Evidence("xmp-creator-tool", f"CreatorTool = {_clip(tool)!r} names the generator {name}",
