@@ -43,6 +43,13 @@ def test_thousands_of_png_chunks_stop_at_the_limit() -> None:
     assert report.truncated and report.evidence == ()
 
 
+def test_repeated_chunks_are_reported_once_in_bounded_time() -> None:
+    software = chunk(b"tEXt", b"Software\x00NovelAI " + b"x" * 60_000)
+    comments = b"".join(chunk(b"tEXt", b"Comment\x00{\"steps\": 28}") for _ in range(MAX_BLOCKS))
+    report = timed(lambda: read_provenance(with_png_chunks(software, comments)))
+    assert [f.kind for f in report.evidence] == ["png-software", "png-parameters"]
+
+
 def test_a_ztxt_bomb_is_cut_off_in_bounded_memory() -> None:
     bomb = zlib.compress(b"Steps: 20, " + b"\x00" * 8_000_000, 9)
     data = with_png_chunks(chunk(b"zTXt", b"parameters\x00\x00" + bomb))

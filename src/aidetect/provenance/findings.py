@@ -64,6 +64,7 @@ FREE_TEXT_KEYS = frozenset({"description", "title", "author", "comment", "jpeg c
 SOFTWARE_KEYS = frozenset({"software", "source"})
 
 MAX_FIELD = 65536
+MAX_FINDINGS = 32
 """Characters of one field searched or parsed: enough for any real prompt, bounded for adversarial ones."""
 
 
@@ -74,7 +75,7 @@ def find_generator(text: str) -> str | None:
 
 
 def _clip(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
+    text = " ".join(text[: 4 * limit].split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -85,7 +86,7 @@ def findings(blocks: MetadataBlocks) -> list[Evidence]:
         found += xmp_findings(blocks.xmp)
     if blocks.exif:
         found += exif_findings(blocks.exif)
-    return found
+    return list(dict.fromkeys(found))[:MAX_FINDINGS]  # a file repeating one chunk 4,000 times says it once
 
 
 # -- PNG text chunks and comments ----------------------------------------------------------------
@@ -93,7 +94,8 @@ def findings(blocks: MetadataBlocks) -> list[Evidence]:
 
 def text_findings(text: Iterable[tuple[str, str]], container: str) -> Iterator[Evidence]:
     chunks = list(text)
-    keys = {key.lower(): value for key, value in chunks}
+    software = next((value for key, value in chunks if key.lower() == "software"), "")
+    software_is_generator = find_generator(software) is not None  # once, not once per comment chunk
     for key, value in chunks:
         lowered = key.lower()
         if lowered in PARAMETER_CHUNKS:
@@ -101,8 +103,8 @@ def text_findings(text: Iterable[tuple[str, str]], container: str) -> Iterator[E
         elif lowered in SOFTWARE_KEYS and (name := find_generator(value)):
             yield Evidence(f"{container}-software", f"{key} = {_clip(value)!r} names the generator {name}", STRONG,
                            "ai")
-        elif lowered == "comment" and find_generator(keys.get("software", "")) and _PARAMETER_SIGNS.search(value):
-            yield Evidence("png-parameters", f"{key}: generation settings written by {keys['software']!r}", STRONG,
+        elif lowered == "comment" and software_is_generator and _PARAMETER_SIGNS.search(value[:MAX_FIELD]):
+            yield Evidence("png-parameters", f"{key}: generation settings written by {_clip(software)!r}", STRONG,
                            "ai")
         elif lowered in FREE_TEXT_KEYS and (name := find_generator(value)):
             yield Evidence("generator-mention", f"{key} mentions {name}: {_clip(value)!r}", WEAK, "ai")
