@@ -13,7 +13,7 @@ from PIL import Image
 
 import aidetect
 from aidetect.detectors.provenance import STRONG_SCORE, verdict
-from aidetect.errors import EmptyImageError, ImageError, UnsupportedImageError
+from aidetect.errors import DetectorError, EmptyImageError, ImageError, UnsupportedImageError
 from aidetect.evidence import Evidence
 from aidetect.provenance import read_provenance
 from provenance_files import (
@@ -189,3 +189,9 @@ def test_a_remote_c2pa_manifest_is_reported_and_never_fetched(detector: aidetect
     (finding,) = prediction.evidence
     assert finding.kind == "c2pa" and finding.c2pa is not None and finding.c2pa.validation == "unchecked"
     assert "https://manifests.example/abc.c2pa" in finding.detail and prediction.label == "uncertain"
+
+
+def test_unreadable_trust_anchors_fail_before_any_file(tmp_path: Path) -> None:
+    detector = aidetect.load("provenance", trust_anchors=tmp_path / "missing.pem")
+    with pytest.raises(DetectorError, match="trust anchors"):
+        detector.decision_rule()

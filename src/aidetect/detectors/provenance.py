@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from aidetect.detector import AI_LABEL, REAL_LABEL, UNCERTAIN_LABEL, DecisionRule, Prediction
+from aidetect.errors import DetectorError
 from aidetect.evidence import Evidence
 from aidetect.hookspecs import hookimpl
 from aidetect.io import ImageInput
@@ -59,9 +60,14 @@ class ProvenanceDetector:
         anchors = self.trust_anchors
         if anchors is None or (isinstance(anchors, str) and "-----BEGIN" in anchors):
             return anchors
-        return read_trust_anchors(anchors)
+        try:
+            return read_trust_anchors(anchors)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DetectorError(f"provenance: cannot read trust anchors from {os.fspath(anchors)!r} ({exc})") from exc
 
     def decision_rule(self) -> DecisionRule:
+        """A fixed rule (labels come from the evidence); checks the trust anchors so a scan fails before any file."""
+        self._anchors()
         return DecisionRule(threshold=0.5)
 
     def load(self, source: ImageInput | ProvenanceReport) -> ProvenanceReport:
