@@ -29,6 +29,7 @@ PARTS = (
     ("bench_logo.py", "logo.md"),
     ("fuzz_loader.py", "fuzz.md"),
     ("soak_scan.py", "soak.md"),
+    ("bench_provenance.py", "provenance.md"),
 )
 
 

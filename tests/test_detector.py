@@ -275,11 +275,12 @@ def test_prediction_is_frozen_and_serialisable(detector):
     with pytest.raises(dataclasses.FrozenInstanceError):
         prediction.score = 0.0  # type: ignore[misc]
     data = prediction.to_dict()
-    assert set(data) == {"score", "label", "threshold", "detector", "crop_scores", "source"}
+    assert set(data) == {"score", "label", "threshold", "detector", "crop_scores", "source", "evidence"}
+    assert data["evidence"] == []  # pixel detectors carry no metadata evidence
     assert isinstance(data["crop_scores"], list) and len(data["crop_scores"]) == 4
     decoded = json.loads(json.dumps(data))
     assert decoded == data
-    assert Prediction(**{**decoded, "crop_scores": tuple(decoded["crop_scores"])}) == prediction
+    assert Prediction(**{**decoded, "crop_scores": tuple(decoded["crop_scores"]), "evidence": ()}) == prediction
     assert type(data["score"]) is float and all(type(s) is float for s in data["crop_scores"])
     assert prediction.is_ai
     assert hash(prediction) == hash(dataclasses.replace(prediction))

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from aidetect.evidence import Evidence
 from aidetect.io import ImageInput, describe_source, load_image
 
 AI_LABEL, REAL_LABEL, UNCERTAIN_LABEL = "ai", "real", "uncertain"
@@ -32,6 +33,8 @@ class Prediction:
     the calibrated scores of the individual crops a large image was judged from.
     ``members`` names the detectors an ensemble combined (``crop_scores`` then
     holds their scores, in that order); empty for a single detector.
+    ``evidence`` holds what the file's metadata says about its origin (the
+    ``provenance`` and ``auto`` detectors; empty for pixel detectors).
     """
 
     score: float
@@ -41,6 +44,7 @@ class Prediction:
     crop_scores: tuple[float, ...] = ()
     source: str | None = None
     members: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def is_ai(self) -> bool:
@@ -53,6 +57,7 @@ class Prediction:
             data["members"] = list(self.members)
         else:
             del data["members"]
+        data["evidence"] = [finding.to_dict() for finding in self.evidence]
         return data
 
 

@@ -45,6 +45,8 @@ BUILTIN_PLUGINS = (
     "aidetect.detectors.cnn",
     "aidetect.detectors.forensic_svm",
     "aidetect.detectors.ensemble",
+    "aidetect.detectors.provenance",
+    "aidetect.detectors.auto",
 )
 DEPRECATED_NAMES: dict[str, str] = {}
 """Built-in detector names that were renamed: old name -> current name (none yet)."""

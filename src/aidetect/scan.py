@@ -42,6 +42,7 @@ from typing import Any
 from aidetect.datasets import iter_images
 from aidetect.detector import AI_LABEL, REAL_LABEL, UNCERTAIN_LABEL, Detector, Prediction
 from aidetect.errors import AidetectError, DetectorError, ImageError
+from aidetect.evidence import Evidence
 from aidetect.registry import DEFAULT_DETECTOR, get_registry
 
 IMAGE_ERROR, DETECTOR_ERROR = "image", "detector"
@@ -76,6 +77,7 @@ class ScanResult:
         if self.error is not None and self.error_kind is None:
             kind = IMAGE_ERROR if self.error_type in _image_error_names() else DETECTOR_ERROR
             object.__setattr__(self, "error_kind", kind)
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -84,7 +86,7 @@ class ScanResult:
     @classmethod
     def from_prediction(cls, path: str, prediction: Prediction) -> ScanResult:
         return cls(path, prediction.score, prediction.label, prediction.threshold, prediction.detector,
-                   tuple(prediction.crop_scores))
+                   tuple(prediction.crop_scores), evidence=tuple(getattr(prediction, "evidence", ())))
 
     @classmethod
     def from_error(cls, path: str, detector: str, exc: BaseException) -> ScanResult:
@@ -96,7 +98,12 @@ class ScanResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["crop_scores"] = list(self.crop_scores)
+        data["evidence"] = [finding.to_dict() for finding in self.evidence]
         return data
+
+    def evidence_summary(self) -> str:
+        """The findings as ``kind:strength:indicates`` joined by ``;`` (the CSV column)."""
+        return ";".join(finding.summary() for finding in self.evidence)
 
 
 def _image_error_names() -> frozenset[str]:

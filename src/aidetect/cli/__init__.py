@@ -39,6 +39,7 @@ COMMANDS: tuple[str, ...] = (
     "aidetect.cli.listing",
     "aidetect.cli.plugins",
     "aidetect.cli.scan",
+    "aidetect.provenance.cli",
     "aidetect.cli.evaluate",
     "aidetect.cli.train",
     "aidetect.cli.tune",

@@ -28,7 +28,8 @@ from aidetect.registry import DEFAULT_DETECTOR
 if TYPE_CHECKING:
     from aidetect.scan import ScanResult
 
-CSV_COLUMNS = ("path", "label", "score", "threshold", "detector", "crop_scores", "error_type", "error_kind", "error")
+CSV_COLUMNS = ("path", "label", "score", "threshold", "detector", "crop_scores", "error_type", "error_kind", "error",
+               "evidence")
 
 
 def _csv_line(values: Sequence[Any]) -> str:
@@ -42,7 +43,8 @@ def _csv_row(result: ScanResult) -> str:
     threshold = "" if result.threshold is None else f"{result.threshold:.6f}"
     crops = ";".join(f"{score:.6f}" for score in result.crop_scores)
     return _csv_line([result.path, result.label or "", number, threshold, result.detector, crops,
-                      result.error_type or "", result.error_kind or "", result.error or ""])
+                      result.error_type or "", result.error_kind or "", result.error or "",
+                      result.evidence_summary()])
 
 
 def _table_row(result: ScanResult) -> str:
