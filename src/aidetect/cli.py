@@ -1,4 +1,4 @@
-"""The ``aidetect`` command: list, plugins, scan, evaluate, train, tune, export-onnx.
+"""The ``aidetect`` command: list, plugins, scan, evaluate, train, tune, export-onnx, serve.
 
 Each command imports what it needs when it runs, so ``aidetect list`` never
 pays for torch and ``aidetect --help`` is instant. Every failure the library
@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 from aidetect import __version__
 from aidetect.errors import AidetectError, DatasetError, DetectorError, MissingDependencyError
 from aidetect.registry import DEFAULT_DETECTOR
+from aidetect.serve.command import add_parser as _add_serve
 
 if TYPE_CHECKING:
     from aidetect.datasets import Dataset
@@ -95,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_list, _add_plugins, _add_scan, _add_evaluate, _add_train, _add_tune, _add_export_onnx):
+    for add in (_add_list, _add_plugins, _add_scan, _add_evaluate, _add_train, _add_tune, _add_export_onnx,
+                _add_serve):
         add(commands)
     return parser
 
