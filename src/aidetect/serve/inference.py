@@ -108,7 +108,7 @@ class ServedDetectors:
         band = self.settings.uncertain_band
         detector = aidetect.load(name, **({"uncertain_band": band} if band else {}))
         first = detector.predict(warm_up)
-        table = getattr(detector, "fpr_thresholds", dict)()  # optional: the validated thresholds of its card
+        table: dict[float, float] = getattr(detector, "fpr_thresholds", dict)()  # optional: the validated thresholds of its card
         return ServedDetector(name, detector, float(first.threshold), {float(k): float(v) for k, v in table.items()},
                               band)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aidetect.serve.errors import BadRequestError, RequestTooLargeError, UnsupportedMediaTypeError
 
@@ -87,7 +88,7 @@ class _PartCollector:
         self._value = bytearray()
         self._headers: dict[str, str] = {}
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> Any:  # python-multipart's MultipartCallbacks (a TypedDict)
         return {
             "on_part_begin": self._begin,
             "on_header_field": lambda data, start, end: self._field.extend(data[start:end]),
