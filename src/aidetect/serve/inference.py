@@ -108,7 +108,8 @@ class ServedDetectors:
         band = self.settings.uncertain_band
         detector = aidetect.load(name, **({"uncertain_band": band} if band else {}))
         first = detector.predict(warm_up)
-        table: dict[float, float] = getattr(detector, "fpr_thresholds", dict)()  # optional: the validated thresholds of its card
+        # Optional (BaseDetector has it): the thresholds validated for given false-positive rates, from the card.
+        table: dict[float, float] = getattr(detector, "fpr_thresholds", dict)()
         return ServedDetector(name, detector, float(first.threshold), {float(k): float(v) for k, v in table.items()},
                               band)
 
