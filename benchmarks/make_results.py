@@ -7,7 +7,8 @@ The page is the accuracy report (bench_accuracy.py) with a per-generator
 table, calibration before and after (bench_calibration.py), the speed report
 (bench_speed.py), the forensic-svm speed report (bench_forensic_svm.py), the
 leave-one-generator-out table (bench_logo.py) and the serving benchmark
-(bench_serve.py), in that order, under one header. A missing part is named as missing rather than silently left out.
+(bench_serve.py), in that order, under one header. A missing part is named
+as missing rather than silently left out.
 """
 
 from __future__ import annotations
