@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +32,7 @@ from typing import Any
 import pytest
 
 import aidetect
+from serve_helpers import serve_detectors  # noqa: F401 (fixture)
 
 pytest.importorskip("fastapi", reason="the [serve] extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the [serve] extra (uvicorn) is not installed")
@@ -248,3 +250,67 @@ def assert_verdict(card: Any, entry: dict[str, Any]) -> None:
     assert card.locator(".verdict").inner_text() == f"{words}, {entry['score']:.2f}"
     assert f"at {entry['threshold']:.2f} or above" in card.inner_text()
     assert f"Scores of the {len(entry['crop_scores'])} regions judged" in card.inner_text()
+
+
+@pytest.fixture
+def keyed_server() -> Iterator[str]:
+    """The app in this process (uvicorn in a thread) with test detectors, an API key and an uncertain band.
+
+    Needs the test detectors registered first: a test using it also uses ``serve_detectors``.
+    """
+    import uvicorn
+
+    from aidetect.serve import ServeSettings, create_app
+
+    settings = ServeSettings(detectors=("test-brightness",), api_key=TEST_KEY, uncertain_band=(0.3, 0.7))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if call(f"{base}/readyz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+TEST_KEY = "page-test-key"
+
+
+@pytest.mark.usefixtures("serve_detectors")
+def test_the_page_asks_for_the_api_key_and_says_uncertain(keyed_server: str, tmp_path: Path) -> None:
+    from conftest import GREY
+    from serve_helpers import encode
+
+    executable = chromium_executable()
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install playwright); browser test skipped")
+    grey = tmp_path / "grey.png"
+    grey.write_bytes(encode(GREY, size=32))
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = context.new_page()
+            page.goto(keyed_server + "/")
+            page.locator("#api-key").wait_for(state="visible")  # the page found out that a key is needed
+            page.set_input_files("#file", [str(grey)])
+            assert "needs an API key" in page.locator("#results .error").first.inner_text()
+            page.fill("#api-key", TEST_KEY)
+            page.press("#api-key", "Tab")
+            page.locator("#detector option").first.wait_for(state="attached")
+            page.set_input_files("#file", [str(grey)])
+            verdict = page.locator("#results .verdict").first
+            verdict.wait_for(timeout=30_000)
+            assert re.fullmatch(r"Uncertain, 0\.\d\d", verdict.inner_text())
+            assert "reported as uncertain" in page.locator("#results .card").first.inner_text()
+        finally:
+            context.close()
