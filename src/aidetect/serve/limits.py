@@ -75,6 +75,11 @@ class InferencePool:
         except asyncio.TimeoutError:  # wait_for also cancelled the job if it was still queued
             raise RequestTimeoutError(f"no result within the {self.timeout_s:g} s request timeout") from None
 
+    def refuse_if_full(self) -> None:
+        """`QueueFullError` now if a job would be refused, so a request can be turned away before its body is read."""
+        with self._lock:
+            self._refuse_when_full()
+
     def retry_after_s(self) -> int:
         """Seconds until a slot is likely free: the queue ahead, shared by the threads."""
         return max(1, math.ceil(self._mean_job_s * self._in_flight / self.workers))
@@ -84,12 +89,15 @@ class InferencePool:
 
     def _reserve_slot(self) -> None:
         with self._lock:
-            if self._in_flight >= self.capacity:
-                raise QueueFullError(
-                    f"the server is busy ({self._in_flight} requests running or queued); try again shortly",
-                    self.retry_after_s(),
-                )
+            self._refuse_when_full()
             self._in_flight += 1
+
+    def _refuse_when_full(self) -> None:  # called under the lock
+        if self._in_flight >= self.capacity:
+            raise QueueFullError(
+                f"the server is busy ({self._in_flight} requests running or queued); try again shortly",
+                self.retry_after_s(),
+            )
 
     def _release_slot(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from aidetect import __version__
 from aidetect.serve.errors import NotReadyError, UnauthorizedError
@@ -89,11 +90,12 @@ async def detect(
     state = request.app.state
     served = state.served.get(detector)
     chosen_threshold = served.threshold_for(threshold, target_fpr)
+    state.pool.refuse_if_full()  # before the body is read: an overloaded server does not buffer uploads it will refuse
     body = await read_limited(request.stream(), state.settings.max_upload_bytes, request.headers.get("content-length"))
     uploads = uploads_from_body(body, request.headers.get("content-type", ""), state.settings.max_files,
                                 raw_name=request.headers.get("x-filename", "upload"))
     if state.settings.save_uploads_to is not None:
-        save_uploads(uploads, state.settings.save_uploads_to)
+        await run_in_threadpool(save_uploads, uploads, state.settings.save_uploads_to)
     results = await state.pool.run(lambda: served.judge(uploads, chosen_threshold))
     content: dict[str, Any] = {"detector": served.name, "results": results}
     failures = [entry["error"] for entry in results if entry["error"] is not None]
