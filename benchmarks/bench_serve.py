@@ -254,11 +254,14 @@ def markdown(result: dict[str, Any]) -> str:
     latency, rss = result["latency_ms"], result["server_rss_mb"]
     rates, ratios = result["in_process_images_per_s"], result["ratio"]
     cpu_rates, cpu_ratios = result["in_process_images_per_cpu_s"], result["ratio_cpu"]
+    cut_short = (f" (of {result['requests_asked']} asked: the time limit ended the run)"
+                 if result["requests"] < result["requests_asked"] else "")
     return "\n".join([
         "# Serving benchmark (`aidetect serve`)", "",
         f"{result['date']}, {result['machine']}. `bench_serve.py`: a real `aidetect serve` on 127.0.0.1 "
         f"({result['detector']}, {result['workers']} inference threads, queue {result['queue']}) answering "
-        f"{result['requests']} uploads of {result['image']} from {result['clients']} concurrent keep-alive clients "
+        f"{result['requests']} uploads{cut_short} of {result['image']} from {result['clients']} concurrent keep-alive "
+        "clients "
         "on the same cores, timed interleaved with in-process `predict_batch` (batches of 32) on the same images: "
         "once as the library comes (one detector, its backend's threads over every core) and once laid out like "
         "the server (one single-threaded detector per core, one Python thread each). Wall-clock throughput on a "
