@@ -5,10 +5,12 @@
 
 The page is the accuracy report (bench_accuracy.py) with a per-generator
 table, calibration before and after (bench_calibration.py), the speed report
-(bench_speed.py), the forensic-svm speed report (bench_forensic_svm.py) and
-the leave-one-generator-out table (bench_logo.py), the fuzzing of the loader and
-detectors (fuzz_loader.py) and the long-scan memory soak (soak_scan.py), in that order, under one
-header. A missing part is named as missing rather than silently left out.
+(bench_speed.py), the forensic-svm speed report (bench_forensic_svm.py), the
+leave-one-generator-out table (bench_logo.py), the fuzzing of the loader and
+detectors (fuzz_loader.py), the long-scan memory soak (soak_scan.py), the
+provenance reader (bench_provenance.py), the serving benchmark (bench_serve.py)
+and the photoreal/robustness benchmark (bench_photoreal.py), in that order, under
+one header. A missing part is named as missing rather than silently left out.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ PARTS = (
     ("fuzz_loader.py", "fuzz.md"),
     ("soak_scan.py", "soak.md"),
     ("bench_provenance.py", "provenance.md"),
+    ("bench_serve.py", "serve.md"),
+    ("bench_photoreal.py", "photoreal.md"),
 )
 
 

@@ -44,6 +44,7 @@ COMMANDS: tuple[str, ...] = (
     "aidetect.cli.train",
     "aidetect.cli.tune",
     "aidetect.cli.export_onnx",
+    "aidetect.serve.command",
 )
 """Command modules, in ``aidetect --help`` order; each has ``add_parser(subcommands)`` and ``run(args)``."""
 
