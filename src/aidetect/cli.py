@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (_add_list, _add_plugins, _add_scan, _add_evaluate, _add_train, _add_tune, _add_export_onnx):
         add(commands)
+    from aidetect import weights_cli  # `aidetect weights` lives in its own module
+
+    weights_cli.add_parser(commands)
     return parser
 
 

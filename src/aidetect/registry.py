@@ -35,6 +35,7 @@ BUILTIN_PLUGINS = (
     "aidetect.detectors.cnn",
     "aidetect.detectors.forensic_svm",
     "aidetect.detectors.ensemble",
+    "aidetect.detectors.clip",
 )
 
 
