@@ -102,13 +102,14 @@ class ClipDetector(BaseDetector):
         return getattr(self, "_card", None) is not None
 
     def _load(self) -> None:
+        installed = self.encoder_sha256_  # first: a missing encoder is the error to report
         card = self._card_for(self.weights)
         head = ClipHead.load(resolve_weights(card, self.weights))
         expected = card.info.get("encoder", {}).get("sha256")
-        if expected and expected != self.encoder_sha256_:
+        if expected and expected != installed:
             raise WeightsError(
                 f"clip: this head was trained on the encoder with sha256 {expected}, but the installed encoder "
-                f"is {self.encoder_sha256_}; run `{INSTALL_COMMAND}` for the pinned one, or retrain the head "
+                f"is {installed}; run `{INSTALL_COMMAND}` for the pinned one, or retrain the head "
                 "on yours with `aidetect train clip`"
             )
         self.set_trained(head, card)
