@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "aidetect.detectors.forensic_svm",
     "aidetect.detectors.ensemble",
     "aidetect.detectors.clip",
+    "aidetect.detectors.stacked",
 )
 
 

@@ -87,3 +87,15 @@ def embed_dataset(
 def _say(log: TextIO | None, message: str) -> None:
     if log is not None:
         print(message, file=log, flush=True)
+
+
+def cached_embeddings(dataset: Dataset, cache: EmbeddingCache, *, view: str = "resized",
+                      transform_name: str | None = None) -> np.ndarray:
+    """``(len(dataset), 512)`` embeddings read from the cache only (NaN rows where absent)."""
+    key_view = cache_view_name(view, transform_name)
+    result = np.full((len(dataset), EMBEDDING_DIM), np.nan, dtype=np.float32)
+    for index, sample in enumerate(dataset.samples):
+        found = cache.get(content_sha256(sample.path), key_view)
+        if found is not None:
+            result[index] = found
+    return result
