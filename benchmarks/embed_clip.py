@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_bundled import DEFAULT_DATA, training_roles  # noqa: E402
+from train_bundled import DEFAULT_DATA, training_roles
 
-from aidetect.clip_encoder import ClipEncoder, EmbeddingCache  # noqa: E402
-from aidetect.clip_weights import require_encoder  # noqa: E402
-from aidetect.datasets import concat_datasets, load_dataset  # noqa: E402
-from aidetect.preprocess import normalise_format  # noqa: E402
-from aidetect.training.clip_embed import embed_dataset  # noqa: E402
+from aidetect.clip_encoder import ClipEncoder, EmbeddingCache
+from aidetect.clip_weights import require_encoder
+from aidetect.datasets import concat_datasets, load_dataset
+from aidetect.preprocess import normalise_format
+from aidetect.training.clip_embed import embed_dataset
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,22 +32,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_bundled import DEFAULT_DATA, training_roles  # noqa: E402
+from train_bundled import DEFAULT_DATA, training_roles
 
-from aidetect.clip_encoder import EmbeddingCache  # noqa: E402
-from aidetect.clip_head import ClipHead  # noqa: E402
-from aidetect.clip_weights import CLIP_SHA256  # noqa: E402
-from aidetect.datasets import Dataset, concat_datasets, load_dataset  # noqa: E402
-from aidetect.metrics import binary_report, roc_auc  # noqa: E402
-from aidetect.training.clip_embed import cached_embeddings  # noqa: E402
-from aidetect.training.clip_head import (  # noqa: E402
+from aidetect.clip_encoder import EmbeddingCache
+from aidetect.clip_head import ClipHead
+from aidetect.clip_weights import CLIP_SHA256
+from aidetect.datasets import Dataset, concat_datasets, load_dataset
+from aidetect.metrics import binary_report, roc_auc
+from aidetect.training.clip_embed import cached_embeddings
+from aidetect.training.clip_head import (
     HEAD_CANDIDATES,
     build_card,
     calibrate,
     fit_head,
+    subset,
     training_weights,
 )
-from aidetect.weights import ModelCard, sha256_file  # noqa: E402
+from aidetect.weights import ModelCard, sha256_file
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "aidetect" / "models"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -81,7 +82,7 @@ def auc_on(head: ClipHead, data: Embedded, views: tuple[str, ...], transform: st
 
 def choose_head(train: Embedded, selection: Embedded, seed: int) -> tuple[ClipHead, dict[str, Any], list[dict]]:
     keep = train.complete(("resized", None))
-    rows = (train.view()[keep], train.dataset.labels[keep], training_weights(_subset(train.dataset, keep)))
+    rows = (train.view()[keep], train.dataset.labels[keep], training_weights(subset(train.dataset, keep)))
     table = []
     for spec in HEAD_CANDIDATES:
         head = fit_head(spec, *rows, seed=seed)
@@ -103,7 +104,7 @@ def per_source_rates(probabilities: np.ndarray, data: Dataset, threshold: float)
     return report
 
 
-def test_metrics(head: ClipHead, calibrator: Any, threshold: float, test: Embedded, views: tuple[str, ...]
+def measure_test(head: ClipHead, calibrator: Any, threshold: float, test: Embedded, views: tuple[str, ...]
                  ) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     names = sorted({source.split(":", 1)[0] for source in test.dataset.sources})
@@ -141,16 +142,17 @@ def main(argv: list[str] | None = None) -> int:
 
     calibration = embedded["calibration"]
     keep = calibration.complete(*[(v, None) for v in views])
-    cal_data = _subset(calibration.dataset, keep)
+    cal_data = subset(calibration.dataset, keep)
     calibrator, threshold, fprs = calibrate(logits_for(head, calibration, views)[keep], cal_data.labels,
                                             cal_data.sources)
     held = embedded["test_heldout"]
     held_keep = held.complete(*[(v, None) for v in views])
     held_probabilities = calibrator.transform(logits_for(head, held, views)[held_keep])
-    metrics = test_metrics(head, calibrator, threshold, embedded["test"], views)
-    metrics["held_out_sources_test_at_default"] = per_source_rates(held_probabilities, _subset(held.dataset, held_keep),
+    metrics = measure_test(head, calibrator, threshold, embedded["test"], views)
+    metrics["held_out_sources_test_at_default"] = per_source_rates(held_probabilities, subset(held.dataset, held_keep),
                                                                    threshold)
-    metrics["measured"] = f"benchmarks/train_clip_head.py, {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}"
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    metrics["measured"] = f"benchmarks/train_clip_head.py, {now}"
     info = {
         "head": {**{k: v for k, v in spec.items() if k in ("kind", "C", "hidden", "alpha")}, "candidates": table},
         "view_selection": {"selection_auc": view_check, "chosen": list(views)},
@@ -181,10 +183,6 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(path, MODELS / path.name)
         print(f"installed clip.json and clip-head.npz into {MODELS}")
     return 0
-
-
-def _subset(dataset: Dataset, keep: np.ndarray) -> Dataset:
-    return Dataset(tuple(s for s, k in zip(dataset.samples, keep, strict=True) if k), name=dataset.name)
 
 
 if __name__ == "__main__":

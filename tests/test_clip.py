@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from clip_graphs import tiny_encoder
 
 from aidetect import cli, clip_weights
 from aidetect.clip_encoder import ClipEncoder, EmbeddingCache, image_views, l2_normalise
@@ -21,6 +20,7 @@ from aidetect.datasets import from_folder
 from aidetect.detectors.clip import ClipDetector
 from aidetect.errors import ChecksumMismatchError, WeightsError
 from aidetect.weights import sha256_file
+from clip_graphs import tiny_encoder
 
 pytest.importorskip("onnx")
 
@@ -68,9 +68,9 @@ def colour_folder(tmp_path: Path) -> Path:
     rng = np.random.default_rng(1)
     for index in range(16):
         shift = rng.integers(-40, 40, size=3)
-        coloured(root / "real" / f"r{index}.png", tuple(int(v) for v in np.clip([60, 90, 170] + shift, 0, 255)), seed=index)
-        coloured(root / "fake" / "gen" / f"f{index}.png", tuple(int(v) for v in np.clip([170, 90, 60] + shift, 0, 255)),
-                 seed=100 + index)
+        real, fake = np.clip(np.array([60, 90, 170]) + shift, 0, 255), np.clip(np.array([170, 90, 60]) + shift, 0, 255)
+        coloured(root / "real" / f"r{index}.png", tuple(int(v) for v in real), seed=index)
+        coloured(root / "fake" / "gen" / f"f{index}.png", tuple(int(v) for v in fake), seed=100 + index)
     return root
 
 

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-from conftest import BrightnessDetector
 
 import aidetect
 from aidetect.detectors.stacked import StackedEnsembleDetector
@@ -18,6 +17,7 @@ from aidetect.errors import DetectorError, WeightsError
 from aidetect.metrics import roc_auc
 from aidetect.stacking import StackedModel
 from aidetect.training.stacking import choose_bands, cross_validated_auc, fit_stacked, select_members
+from conftest import BrightnessDetector
 
 
 class RednessDetector(BrightnessDetector):

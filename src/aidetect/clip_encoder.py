@@ -83,9 +83,10 @@ class ClipEncoder:
         if not crops:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         parts = [
-            self.session.run([OUTPUT_NAME], {INPUT_NAME: to_nchw_float(crops[i : i + batch_size], CLIP_NORMALISATION)})[0]
+            self.session.run([OUTPUT_NAME], {INPUT_NAME: to_nchw_float(crops[i : i + batch_size], CLIP_NORMALISATION)})
             for i in range(0, len(crops), batch_size)
         ]
+        parts = [part[0] for part in parts]
         return np.concatenate(parts).astype(np.float32)
 
     def embed_image(self, image: np.ndarray, view: str = "resized") -> np.ndarray:
@@ -103,7 +104,9 @@ def check_interface(session: Any, name: str) -> None:
             f"found inputs {sorted(inputs)} and outputs {sorted(outputs)}"
         )
     if list(inputs[INPUT_NAME])[1:] != [3, INPUT_SIZE, INPUT_SIZE]:
-        raise WeightsError(f"{name}: input {INPUT_NAME!r} has shape {inputs[INPUT_NAME]}, expected [batch, 3, 224, 224]")
+        raise WeightsError(
+            f"{name}: input {INPUT_NAME!r} has shape {inputs[INPUT_NAME]}, expected [batch, 3, 224, 224]"
+        )
     if list(outputs[OUTPUT_NAME])[1:] != [EMBEDDING_DIM]:
         raise WeightsError(f"{name}: output {OUTPUT_NAME!r} has shape {outputs[OUTPUT_NAME]}, expected [batch, 512]")
 

@@ -47,7 +47,7 @@ class StackedModel:
     def __post_init__(self) -> None:
         shapes = {len(self.members), self.mean.shape[0], self.std.shape[0], self.coef.shape[0]}
         if len(shapes) != 1 or not self.members:
-            raise WeightsError(f"stacked model: members, mean, std and coef must have one entry per member, got {shapes}")
+            raise WeightsError(f"stacked model: members, mean, std and coef need one entry per member, got {shapes}")
 
     def raw(self, member_raw: np.ndarray) -> np.ndarray:
         """The stacked logit of ``(n, members)`` member raw scores."""

@@ -160,7 +160,7 @@ def fit_clip_detector(detector: ClipDetector, train: Dataset, val: Dataset | Non
                 for name, data in (("train", train), ("val", val))}
     kept = {name: np.isfinite(emb).all(axis=(0, 2)) for name, (_, emb) in embedded.items()}
     train_x, val_x = embedded["train"][1][:, kept["train"]], embedded["val"][1][:, kept["val"]]
-    train_data, val_data = (_subset(data, kept[name]) for name, (data, _) in embedded.items())
+    train_data, val_data = (subset(data, kept[name]) for name, (data, _) in embedded.items())
     if len(set(train_data.labels.tolist())) < 2 or len(set(val_data.labels.tolist())) < 2:
         raise DatasetError("clip: training and validation data must each hold real and AI images")
     # Each view of a training image is one training row; validation averages the views' logits.
@@ -194,6 +194,7 @@ def save_clip_detector(detector: ClipDetector, path: Path) -> Path:
     return head_path
 
 
-def _subset(dataset: Dataset, keep: np.ndarray) -> Dataset:
+def subset(dataset: Dataset, keep: np.ndarray) -> Dataset:
+    """The samples of ``dataset`` where ``keep`` is true."""
     return Dataset(tuple(s for s, k in zip(dataset.samples, keep, strict=True) if k), name=dataset.name,
                    root=dataset.root)
