@@ -221,7 +221,8 @@ def test_a_head_is_refused_on_a_different_encoder(clip_home: Path, tiny: Path, c
 def test_cli_train_clip(clip_home: Path, tiny: Path, colour_folder: Path, tmp_path: Path) -> None:
     clip_weights.install_from_file(tiny)
     out = tmp_path / "trained" / "clip.npz"
-    assert cli.main(["train", "clip", "--data", str(colour_folder), "--out", str(out)]) == 0
+    assert cli.main(["train", "clip", "--data", str(colour_folder), "--out", str(out),
+                     "-o", 'heads=[{"kind": "logistic", "C": 1.0}]']) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["weights"]["sha256"] == sha256_file(out)
     assert card["name"] == "clip" and 0.0 <= card["threshold"] <= 1.0
