@@ -163,3 +163,20 @@ def test_a_missing_member_is_refused_with_its_install_hint(members: Any, tmp_pat
     with pytest.raises(DetectorError, match=message) as caught:
         StackedEnsembleDetector(card).predict(np.zeros((32, 32, 3), np.uint8))
     assert member in str(caught.value) and "refuses" in str(caught.value)
+
+
+def test_a_member_without_the_clip_encoder_is_refused_with_the_install_command(
+        members: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIDETECT_HOME", str(tmp_path / "empty-cache"))
+    model = StackedModel(("test-brightness", "clip"), np.zeros(2), np.ones(2), np.ones(2), 0.0, {"method": "sigmoid"})
+    with pytest.raises(DetectorError, match="aidetect weights install clip"):
+        StackedEnsembleDetector(model.write(tmp_path / "stacked.json")).predict(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_a_member_of_another_version_warns_to_refit(members: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    card = fitted_card(tmp_path, ["test-brightness", "test-redness"])
+    monkeypatch.setattr(BrightnessDetector, "card_", property(lambda self: {"weights": {"sha256": "def"}}),
+                        raising=False)
+    with pytest.warns(UserWarning, match="fit_ensemble.py"):
+        StackedEnsembleDetector(card).predict(np.zeros((32, 32, 3), np.uint8))
