@@ -3,7 +3,8 @@
     python benchmarks/embed_clip.py --cache /work/clip-cache/embeddings [--threads 1]
 
 Views, in order of need: the ``resized`` view of every image; the ``resized`` view of the
-format-normalised test (and val / held-out) images; ``native`` views of val, held-out and test.
+format-normalised test images; ``native`` views of val, then of the held-out sources (to choose the
+views); format-normalised val and held-out; ``native`` views of test, raw and format-normalised.
 Later scripts (``train_clip_head.py``) read the cache only. Safe to stop and restart.
 """
 
@@ -34,10 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     encoder = ClipEncoder(path, threads=args.threads)
     cache = EmbeddingCache(args.cache, sha256)
     selection = concat_datasets([roles["val"], roles["calibration"]], name="selection")
-    plan = [
+    plan = [  # in order of need: the head, the format-normalised test report, the view check, the rest
         ("resized", None, concat_datasets([selection, roles["test"], roles["train"]], name="all")),
-        ("resized", "normalised", concat_datasets([roles["test"], selection], name="test+selection")),
-        ("native", None, concat_datasets([selection, roles["test"]], name="selection+test")),
+        ("resized", "normalised", roles["test"]),
+        ("native", None, roles["val"]),
+        ("native", None, roles["calibration"]),
+        ("resized", "normalised", selection),
+        ("native", None, roles["test"]),
         ("native", "normalised", roles["test"]),
     ]
     for view, transform_name, dataset in plan:
