@@ -119,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
 
     step = max(1, len(roles["test"]) // args.speed_images)
     speed_images = [scores.decoded(s.path) for s in roles["test"].samples[::step]][: args.speed_images]
-    member_speed = throughput({n: members[n] for n in chosen}, speed_images) if len(chosen) > 1 else {}
-    cheap = max(member_speed, key=member_speed.get) if member_speed else chosen[0]
+    print("throughput (single thread, same images):", flush=True)
+    member_speed = throughput(members, speed_images)
+    cheap = max(chosen, key=member_speed.get)
     calibrated = {n: members[n].calibrate(fit_raw[:, names.index(n)]) for n in names}
     bands = choose_bands(calibrated[cheap], model.probability(fit_raw[:, index]), labels, BAND_LOSSES)
     model = StackedModel(**{**vars(model), "member_versions": {n: member_version(members[n]) for n in chosen},
@@ -166,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     for band_name in bands:
         variant_detectors[f"stacked cascade {band_name}"] = StackedEnsembleDetector(
             card_path, cascade=band_name, member_options=single)
-    print("throughput (single thread, same images):", flush=True)
-    speed = throughput(variant_detectors, speed_images)
+    speed = {**member_speed, **throughput(variant_detectors, speed_images)}
     results = {"measured": now, "members_available": names, "chosen": chosen, "cheap": cheap,
                "weights": dict(zip(chosen, model.coef.tolist(), strict=True)), "threshold": model.threshold,
                "bands": bands, "accuracy": accuracy, "throughput_images_per_s": speed,

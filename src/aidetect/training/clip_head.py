@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from aidetect.detectors.clip import ClipDetector
 
 HEAD_CANDIDATES: tuple[dict[str, Any], ...] = (
+    {"kind": "logistic", "C": 0.003},
+    {"kind": "logistic", "C": 0.01},
     {"kind": "logistic", "C": 0.03},
     {"kind": "logistic", "C": 0.1},
     {"kind": "logistic", "C": 0.3},
@@ -70,7 +72,7 @@ def fit_head(spec: dict[str, Any], embeddings: np.ndarray, labels: np.ndarray, w
         from sklearn.neural_network import MLPClassifier
 
         model = MLPClassifier(hidden_layer_sizes=(int(spec["hidden"]),), alpha=float(spec["alpha"]),
-                              max_iter=200, early_stopping=False, random_state=seed)
+                              max_iter=100, early_stopping=False, random_state=seed)
         model.fit(standard, labels, sample_weight=weights)
         layers = tuple((w.astype(np.float32), b.astype(np.float32))
                        for w, b in zip(model.coefs_, model.intercepts_, strict=True))
