@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": {"test": accuracy["stacked"], "held_out_sources_test_fpr_at_default": fpr, "measured": now}}
     model = StackedModel(**{**vars(model), "info": info})
     model.write(card_path)
-    variant_detectors = {n: members[n] for n in chosen}
+    variant_detectors = {}
     single = {n: options[n] for n in chosen}
     variant_detectors["stacked"] = StackedEnsembleDetector(card_path, member_options=single)
     for band_name in bands:

@@ -27,6 +27,8 @@ BUILTIN_DETECTORS = {
     "aidetect.detectors.cnn": ("cnn",),
     "aidetect.detectors.forensic_svm": ("forensic-svm",),
     "aidetect.detectors.ensemble": ("ensemble",),
+    "aidetect.detectors.clip": ("clip",),
+    "aidetect.detectors.stacked": ("stacked",),
 }
 
 
