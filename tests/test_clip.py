@@ -259,9 +259,12 @@ def test_real_encoder_install_and_embedding_geometry(tmp_path: Path, monkeypatch
     assert cli.main(["weights", "install", "clip"]) == 0  # idempotent: verified copy kept
 
     encoder = ClipEncoder(path, threads=1)
-    picture, other = scene(0), 255 - scene(7)[:, :, ::-1]  # an unrelated scene, colour-inverted and channel-swapped
-    embeddings = l2_normalise(np.stack([encoder.embed_image(picture), encoder.embed_image(picture[:, ::-1]),
+    picture = scene(0)
+    grating = np.sin(np.arange(256) / 3.0)[None, :, None] * 120 + 128  # unrelated: recoloured vertical stripes
+    other = np.ascontiguousarray(np.broadcast_to(grating * [1.0, 0.4, 0.2], (256, 256, 3)).astype(np.uint8))
+    flipped = np.ascontiguousarray(picture[:, ::-1])
+    embeddings = l2_normalise(np.stack([encoder.embed_image(picture), encoder.embed_image(flipped),
                                         encoder.embed_image(other)]))
     flip_similarity, unrelated_similarity = embeddings[0] @ embeddings[1], embeddings[0] @ embeddings[2]
     assert flip_similarity > 0.9
-    assert unrelated_similarity < flip_similarity - 0.05
+    assert unrelated_similarity < flip_similarity - 0.2  # measured: 0.96 vs 0.6
