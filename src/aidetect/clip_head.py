@@ -58,7 +58,7 @@ class ClipHead:
         for index, (weights, bias) in enumerate(self.layers):
             arrays[f"W{index}"], arrays[f"b{index}"] = weights, bias
         with path.open("wb") as handle:  # a file handle: np.savez would append ".npz" to a bare name
-            np.savez(handle, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+            np.savez(handle, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})  # type: ignore[arg-type]
         return path
 
     @classmethod

@@ -167,6 +167,7 @@ def _commit(staged: Path, file_name: str, sha256: str, source: dict[str, Any]) -
     """Rename the verified file into place, then write the manifest (so a crash never names a missing file)."""
     directory = encoder_dir()
     target = directory / file_name
+    os.chmod(staged, 0o644)  # mkstemp made it private; weights are not secret
     os.replace(staged, target)
     manifest = {"file": file_name, "sha256": sha256, "bytes": target.stat().st_size, "source": source,
                 "installed": datetime.now(timezone.utc).isoformat(timespec="seconds")}

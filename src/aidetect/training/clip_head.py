@@ -62,6 +62,7 @@ def fit_head(spec: dict[str, Any], embeddings: np.ndarray, labels: np.ndarray, w
     features = l2_normalise(embeddings)
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
     standard = (features - mean) / scale
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
     if spec["kind"] == "logistic":
         from sklearn.linear_model import LogisticRegression
 

@@ -55,7 +55,7 @@ def cross_validated_auc(member_raw: np.ndarray, labels: np.ndarray, groups: Sequ
 def select_members(member_raw: np.ndarray, labels: np.ndarray, names: Sequence[str], groups: Sequence[str],
                    *, required: Sequence[str] = ()) -> tuple[list[str], list[dict[str, Any]]]:
     """The member subset with the best source-grouped cross-validated AUC (smaller sets win near-ties)."""
-    table = []
+    table: list[dict[str, Any]] = []
     for size in range(1, len(names) + 1):
         for subset in itertools.combinations(range(len(names)), size):
             chosen = [names[i] for i in subset]
@@ -76,8 +76,8 @@ def fit_stacked(member_raw: np.ndarray, labels: np.ndarray, names: Sequence[str]
     mean, std, coef, intercept = fit_weights(member_raw, labels)
     logits = (member_raw - mean) / std @ coef + intercept
     rows = np.asarray(calibration_rows)
-    calibrator, threshold, fprs = calibrate(logits[rows], labels[rows], [sources[i] for i in np.flatnonzero(rows)],
-                                            method)
+    calibrator, threshold, fprs = calibrate(logits[rows], labels[rows],
+                                            [sources[int(i)] for i in np.flatnonzero(rows)], method)
     return StackedModel(tuple(names), mean, std, coef, intercept, calibrator.to_dict(), threshold, fprs,
                         info=dict(info or {}))
 
