@@ -29,6 +29,8 @@ BUILTIN_DETECTORS = {
     "aidetect.detectors.ensemble": ("ensemble",),
     "aidetect.detectors.provenance": ("provenance",),
     "aidetect.detectors.auto": ("auto",),
+    "aidetect.detectors.clip": ("clip",),
+    "aidetect.detectors.stacked": ("stacked",),
 }
 
 

@@ -47,6 +47,8 @@ BUILTIN_PLUGINS = (
     "aidetect.detectors.ensemble",
     "aidetect.detectors.provenance",
     "aidetect.detectors.auto",
+    "aidetect.detectors.clip",
+    "aidetect.detectors.stacked",
 )
 DEPRECATED_NAMES: dict[str, str] = {}
 """Built-in detector names that were renamed: old name -> current name (none yet)."""

@@ -45,6 +45,7 @@ COMMANDS: tuple[str, ...] = (
     "aidetect.cli.tune",
     "aidetect.cli.export_onnx",
     "aidetect.serve.command",
+    "aidetect.weights_cli",
 )
 """Command modules, in ``aidetect --help`` order; each has ``add_parser(subcommands)`` and ``run(args)``."""
 
