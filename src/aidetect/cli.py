@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from aidetect import __version__
 from aidetect.errors import AidetectError, DatasetError, DetectorError, MissingDependencyError
+from aidetect.explain import cli as explain_cli
 from aidetect.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (_add_list, _add_plugins, _add_scan, _add_evaluate, _add_train, _add_tune, _add_export_onnx):
         add(commands)
+    explain_cli.add_parser(commands)
     return parser
 
 
@@ -190,6 +192,7 @@ def _add_evaluate(commands: Any) -> None:
     parser.add_argument("--output", type=Path, metavar="DIR", help="write report.json, report.md and plots to DIR")
     parser.add_argument("-f", "--format", choices=tuple(REPORT_FORMATS), default="table",
                         help="what to print on stdout")
+    explain_cli.add_evaluate_arguments(parser)
     _add_progress_argument(parser)
     parser.set_defaults(handler=_run_evaluate)
 
@@ -470,6 +473,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from aidetect.datasets import load_dataset
     from aidetect.evaluation import condition_names, evaluate
 
+    explain_cli.check_evaluate_arguments(args)
     dataset = load_dataset(_dataset_location(args.dataset), split=args.split)
     detectors = [_load_detector_spec(spec) for spec in args.detector or [DEFAULT_DETECTOR]]
     conditions = condition_names(robustness=args.robustness, normalise=args.normalise)
@@ -480,6 +484,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.output is not None:
         for path in report.write(args.output):
             _say(f"wrote {path}")
+    explain_cli.after_evaluate(args, report, dataset, detectors)
     print(REPORT_FORMATS[args.format](report))
     if args.leave_one_out:
         for spec in args.detector or [DEFAULT_DETECTOR]:

@@ -112,6 +112,7 @@ class ForensicSVMDetector(BaseDetector):
 
     name: ClassVar[str] = "forensic-svm"
     card_name: ClassVar[str] = CARD_NAME
+    explain_methods: ClassVar[tuple[str, ...]] = ("window", "evidence")
 
     def __init__(
         self,

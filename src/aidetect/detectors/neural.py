@@ -34,6 +34,7 @@ class NeuralDetector(BaseDetector):
     default_lr: ClassVar[float] = 1e-3
     default_crop_size: ClassVar[int] = 160
     default_input_size: ClassVar[int] = 224
+    explain_methods: ClassVar[tuple[str, ...]] = ("window", "occlusion")
 
     def __init__(
         self,
