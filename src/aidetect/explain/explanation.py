@@ -105,15 +105,18 @@ class Explanation:
             raise ValueError(f"a {self.method} explanation has no threshold of its own; pass one")
         return [cell for cell in self.cells if cell.value >= limit]
 
-    def overlay(self, *, alpha: float = 0.5, legend: bool = True, min_side: int = 512) -> PILImage.Image:
-        """The heat map in colour over the original, with the hottest cell outlined and a legend below.
+    def overlay(
+        self, *, alpha: float = 0.5, legend: bool = True, min_side: int = 512, mark_hottest: bool = True
+    ) -> PILImage.Image:
+        """The heat map in colour over the original, the hottest cell outlined, a legend below.
 
-        Images whose longer side is under ``min_side`` pixels are enlarged for
-        display only (the map was computed at native resolution).
+        ``alpha`` is the colour map's opacity. Images whose longer side is
+        under ``min_side`` pixels are enlarged for display only (the map was
+        computed at native resolution).
         """
         from aidetect.explain.render import render_overlay
 
-        return render_overlay(self, alpha=alpha, legend=legend, min_side=min_side)
+        return render_overlay(self, alpha=alpha, legend=legend, min_side=min_side, mark_hottest=mark_hottest)
 
     def evidence_images(self) -> dict[str, PILImage.Image]:
         """The evidence maps as PIL images (empty for detectors that have none)."""

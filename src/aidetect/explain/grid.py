@@ -10,6 +10,7 @@ back to the original size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,15 +20,18 @@ from aidetect.explain.explanation import Cell
 
 
 def positions(length: int, size: int, stride: int) -> list[int]:
-    """Start offsets of ``size``-long cells every ``stride`` pixels, the last one ending at ``length``."""
+    """Start offsets of ``size``-long cells at most ``stride`` apart, evenly spread from 0 to ``length - size``.
+
+    The first cell starts at the image's edge and the last one ends at the
+    other, so every pixel is covered; the spacing is the largest even one
+    not over ``stride``.
+    """
     if stride < 1:
         raise ValueError(f"stride must be at least 1, got {stride}")
     if length <= size:
         return [0]
-    starts = list(range(0, length - size + 1, stride))
-    if starts[-1] != length - size:
-        starts.append(length - size)
-    return starts
+    count = math.ceil((length - size) / stride) + 1
+    return [round(start) for start in np.linspace(0, length - size, count)]
 
 
 def grid(shape: tuple[int, int], size: int, stride: int) -> list[tuple[int, int]]:

@@ -69,7 +69,9 @@ def _blend(explanation: Explanation, alpha: float) -> np.ndarray:
     return (explanation.image.astype(np.float32) * (1.0 - weight) + colours * weight).round().astype(np.uint8)
 
 
-def render_overlay(explanation: Explanation, *, alpha: float, legend: bool, min_side: int) -> PILImage.Image:
+def render_overlay(
+    explanation: Explanation, *, alpha: float, legend: bool, min_side: int, mark_hottest: bool
+) -> PILImage.Image:
     """The overlay image `Explanation.overlay` returns."""
     from PIL import Image, ImageDraw
 
@@ -82,22 +84,22 @@ def render_overlay(explanation: Explanation, *, alpha: float, legend: bool, min_
         picture = picture.resize((width * factor, height * factor), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(picture)
     font = _font(max(12, picture.width // 40))
-    for cell in explanation.hottest(1):
+    for cell in explanation.hottest(1) if mark_hottest else []:
         box = [coordinate * factor for coordinate in cell.box]
         draw.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=(0, 0, 0), width=3)
         draw.rectangle([box[0] + 1, box[1] + 1, box[2] - 2, box[3] - 2], outline=(255, 255, 255), width=1)
         draw.text((box[0] + 4, box[1] + 3), f"{cell.value:+.2f}" if explanation.signed else f"{cell.value:.2f}",
                   fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
-    return _with_legend(picture, explanation, font) if legend else picture
+    return _with_legend(picture, _legend_lines(explanation, mark_hottest), explanation, font) if legend else picture
 
 
-def _legend_lines(explanation: Explanation) -> list[str]:
+def _legend_lines(explanation: Explanation, mark_hottest: bool) -> list[str]:
     prediction = explanation.prediction
     verdict = f"{prediction.detector}: P(AI) = {prediction.score:.2f}, label {prediction.label!r} " \
               f"(threshold {prediction.threshold:.2f})"
     grid = f"{explanation.method}: {explanation.value_label}; {explanation.cell_size} px cells, " \
-           f"stride {explanation.stride}; outlined: the hottest cell"
-    return [verdict, grid]
+           f"stride {explanation.stride}"
+    return [verdict, grid + ("; outlined: the hottest cell" if mark_hottest else "")]
 
 
 def _ticks(explanation: Explanation) -> list[tuple[float, str]]:
@@ -110,13 +112,13 @@ def _ticks(explanation: Explanation) -> list[tuple[float, str]]:
     return ticks
 
 
-def _with_legend(picture: PILImage.Image, explanation: Explanation, font: Any) -> PILImage.Image:
+def _with_legend(picture: PILImage.Image, text: list[str], explanation: Explanation, font: Any) -> PILImage.Image:
     from PIL import Image, ImageDraw
 
     size = int(getattr(font, "size", 11))
     margin, bar_height = size, size
     chars = max(20, int(picture.width / (0.55 * size)) - 2)
-    lines = [wrapped for line in _legend_lines(explanation) for wrapped in textwrap.wrap(line, chars)]
+    lines = [wrapped for line in text for wrapped in textwrap.wrap(line, chars)]
     text_height = len(lines) * (size + 4)
     panel = 2 * margin + text_height + bar_height + 2 * size + 8
     canvas = Image.new("RGB", (picture.width, picture.height + panel), LEGEND_BACKGROUND)

@@ -10,12 +10,17 @@ composites, and so can you on your own photos and generators.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aidetect.explain.explanation import Cell, Explanation
+
+if TYPE_CHECKING:
+    from aidetect.datasets import Dataset
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,53 @@ def coverage(cell: Cell, box: tuple[int, int, int, int]) -> float:
     c_left, c_top, c_right, c_bottom = cell.box
     overlap = max(0, min(right, c_right) - max(left, c_left)) * max(0, min(bottom, c_bottom) - max(top, c_top))
     return overlap / float(cell.size * cell.size)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One test case: the composite, the same canvas without the paste, one unmodified photo, the pasted fake."""
+
+    composite: Composite
+    canvas: np.ndarray
+    photo: np.ndarray
+    fake: np.ndarray
+    fake_path: Path
+
+
+def trials(dataset: Dataset, n: int, *, region: int = 192, tile: int = 256, seed: int = 0) -> Iterator[Trial]:
+    """``n`` trials from a labelled dataset: canvases of 4 distinct reals (``2 tile`` px square), one fake each.
+
+    Photos and fakes smaller than ``tile`` / ``region`` are skipped; the
+    pasted region is the fake's central ``region`` square. The same dataset
+    and seed give the same trials.
+    """
+    from aidetect.datasets import AI, REAL
+    from aidetect.io import load_image
+    from aidetect.preprocess import center_crop
+
+    rng = np.random.default_rng(seed)
+    reals = _large_enough([s.path for s in dataset.samples if s.label == REAL], tile, rng)
+    fakes = _large_enough([s.path for s in dataset.samples if s.label == AI], region, rng)
+    for _ in range(n):
+        photos = [load_image(_next(reals, f"real photos of at least {tile} px")) for _ in range(4)]
+        fake_path = _next(fakes, f"generated images of at least {region} px")
+        fake = load_image(fake_path)
+        canvas = mosaic(photos, tile)
+        yield Trial(splice(canvas, center_crop(fake, region), rng), canvas, photos[0], fake, Path(fake_path))
+
+
+def _next(paths: Iterator[Path], what: str) -> Path:
+    try:
+        return next(paths)
+    except StopIteration:
+        raise ValueError(f"the dataset has too few {what} for this many trials") from None
+
+
+def _large_enough(paths: list[Path], side: int, rng: np.random.Generator) -> Iterator[Path]:
+    """The paths in a random order, skipping images whose short side is under ``side`` (header read only)."""
+    from PIL import Image
+
+    for index in rng.permutation(len(paths)):
+        with Image.open(paths[index]) as image:
+            if min(image.size) >= side:
+                yield paths[index]

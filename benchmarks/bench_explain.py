@@ -1,0 +1,193 @@
+"""Do the heat maps point at generated pixels? And how long does a 1024 px explanation take on one core?
+
+(a) Localisation. For each of ``--n`` trials (mixed-v1 test split, never
+    trained on), four real photos form a 512x512 canvas (2x2 mosaic of
+    256 px photos: the set holds no larger photos), and the central
+    ``--region`` px square of one generated image is pasted at a random
+    pixel position. Each detector explains the composite; a hit is the
+    hottest cell's centre on the pasted square, chance is the share of the
+    grid's cells whose centres are on it (`aidetect.explain.splice.pointing`).
+(b) False alarms on unmodified reals: the share of photos whose window map
+    has no cell at or above the detector's threshold, for one 256 px photo
+    and for the mosaic canvas without the paste, at the card's default
+    threshold and at its validated 5% and 1% false-positive-rate thresholds
+    (computed from each map's hottest cell, so one run gives all three).
+(c) Time to explain a 1024x1024 image (a 4x4 mosaic of reals) with one
+    ONNX Runtime thread: the window map and occlusion at their default
+    strides, fp32 and int8, median of ``--repeats``; with the network's own
+    throughput on the same crops measured in the same run (crops/s, batch 16),
+    so the share of the time spent outside the network is visible.
+
+Writes ``<out>/explain.json`` and ``<out>/explain.md``.
+
+    python benchmarks/bench_explain.py              # ~15 minutes on 2 busy cores
+    python benchmarks/bench_explain.py --quick      # 4 trials, 1 repeat: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_accuracy import DEFAULT_MANIFEST, DEFAULT_OUT, run_facts, write_outputs
+
+DETECTORS = ("efficientnet", "forensic-svm")
+OCCLUSION_DETECTORS = ("efficientnet",)
+CONTROL_FPRS = (0.05, 0.01)
+
+
+def localisation(names: list[str], manifest: Path, n: int, region: int, seed: int) -> dict[str, Any]:
+    import aidetect
+    from aidetect.datasets import load_dataset
+    from aidetect.explain import explain
+    from aidetect.explain.splice import pointing, trials
+
+    test = load_dataset(manifest).split_named("test")
+    detectors = {name: aidetect.load(name) for name in names}
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for index, trial in enumerate(trials(test, n, region=region, seed=seed)):
+        for name, detector in detectors.items():
+            row: dict[str, Any] = {"fake": trial.fake_path.name, "fake_score": detector.predict(trial.fake).score}
+            methods = ["window", "occlusion"] if name in OCCLUSION_DETECTORS else ["window"]
+            for method in methods:
+                explanation = explain(detector, trial.composite.image, method=method)
+                hit, chance = pointing(explanation, trial.composite.box)
+                row[method] = {"hit": hit, "chance": chance, "composite_score": explanation.prediction.score}
+            for control, image in (("photo", trial.photo), ("canvas", trial.canvas)):
+                explanation = explain(detector, image, method="window")
+                row[control] = {"max_cell": explanation.hottest(1)[0].value, "score": explanation.prediction.score}
+            rows[name].append(row)
+        print(f"trial {index + 1}/{n}", file=sys.stderr, flush=True)
+    return {name: summarise(rows[name], detectors[name]) | {"trials": rows[name]} for name in names}
+
+
+def summarise(rows: list[dict[str, Any]], detector: Any) -> dict[str, Any]:
+    thresholds = {"default": detector.decision_rule().threshold}
+    validated = sorted(detector.fpr_thresholds().items())
+    thresholds.update({f"fpr {fpr:g}": t for fpr, t in validated if fpr in CONTROL_FPRS})
+    summary: dict[str, Any] = {"n": len(rows), "thresholds": thresholds, "fake_detected_alone":
+                               float(np.mean([r["fake_score"] >= thresholds["default"] for r in rows]))}
+    for method in ("window", "occlusion"):
+        if method in rows[0]:
+            hits = np.array([r[method]["hit"] for r in rows])
+            chance = float(np.mean([r[method]["chance"] for r in rows]))
+            detected = np.array([r["fake_score"] >= thresholds["default"] for r in rows])
+            summary[method] = {"hit_rate": float(hits.mean()), "chance": chance,
+                               "hit_rate_when_fake_detected_alone": float(hits[detected].mean()) if detected.any()
+                               else None}
+    for control in ("photo", "canvas"):
+        summary[control] = {
+            label: {"no_cell_at_or_above": float(np.mean([r[control]["max_cell"] < t for r in rows])),
+                    "image_below": float(np.mean([r[control]["score"] < t for r in rows]))}
+            for label, t in thresholds.items()
+        }
+    return summary
+
+
+def timing(repeats: int) -> dict[str, Any]:
+    import aidetect
+    from aidetect.datasets import load_dataset
+    from aidetect.explain import explain
+    from aidetect.explain.grid import grid
+    from aidetect.explain.splice import trials
+
+    test = load_dataset(DEFAULT_MANIFEST).split_named("test")
+    canvas = np.concatenate([np.concatenate([t.canvas for t in pair], axis=1)
+                             for pair in np.array(list(trials(test, 4, seed=1)), dtype=object).reshape(2, 2)])
+    results: dict[str, Any] = {"image": f"{canvas.shape[1]}x{canvas.shape[0]}", "threads": 1}
+    for label, options in (("fp32", {}), ("int8", {"quantized": True})):
+        detector = aidetect.load("efficientnet", threads=1, **options)
+        size = detector.crop_policy().input_size
+        crops = [canvas[top : top + size, left : left + size] for top, left in grid(canvas.shape[:2], size, size)][:16]
+        detector.raw_scores(crops)  # warm-up
+        times: dict[str, list[float]] = {"window": [], "occlusion": [], "network_crops_per_s": []}
+        for _ in range(repeats):
+            for method in ("window", "occlusion"):
+                started = time.perf_counter()
+                explanation = explain(detector, canvas, method=method)
+                times[method].append(time.perf_counter() - started)
+                results.setdefault(f"{method}_cells", len(explanation.cells))
+            started = time.perf_counter()
+            for _ in range(8):
+                detector.raw_scores(crops)
+            times["network_crops_per_s"].append(8 * len(crops) / (time.perf_counter() - started))
+        results[label] = {key: round(statistics.median(values), 3) for key, values in times.items()}
+    results["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    return results
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    args = data["settings"]
+    lines = ["## Explanations (`bench_explain.py`)", "",
+             f"{args['n']} composites from the mixed-v1 test split: a 512x512 canvas of four 256 px real photos with "
+             f"the central {args['region']} px of one generated image pasted at a random position. A hit: the "
+             "hottest cell's centre lies on the pasted square; chance: the share of the grid's cells that do.", "",
+             "| detector | method | hits | chance | hits / chance | hits when the fake alone is detected |",
+             "|---|---|---:|---:|---:|---:|"]
+    for name, result in data["localisation"].items():
+        for method in ("window", "occlusion"):
+            if method in result:
+                m = result[method]
+                lines.append(f"| {name} | {method} | {_pct(m['hit_rate'])} | {_pct(m['chance'])} | "
+                             f"{m['hit_rate'] / m['chance']:.1f}x | {_pct(m['hit_rate_when_fake_detected_alone'])} |")
+    lines += ["", "Unmodified reals: share of window maps with no cell at or above the threshold "
+              "(in brackets: share of images whose own score is below it).", "",
+              "| detector | threshold | one 256 px photo | 512 px mosaic of four |", "|---|---|---:|---:|"]
+    for name, result in data["localisation"].items():
+        for label, value in result["thresholds"].items():
+            photo, canvas = result["photo"][label], result["canvas"][label]
+            lines.append(f"| {name} | {label} ({value:.2f}) | {_pct(photo['no_cell_at_or_above'])} "
+                         f"({_pct(photo['image_below'])}) | {_pct(canvas['no_cell_at_or_above'])} "
+                         f"({_pct(canvas['image_below'])}) |")
+    if "timing" in data:
+        t = data["timing"]
+        lines += ["", f"Explaining a {t['image']} image with one ONNX Runtime thread (efficientnet, median of "
+                  f"{args['repeats']}; load average {t['load_average']} on {os.cpu_count()} cores):", "",
+                  f"| variant | window ({t['window_cells']} windows) | occlusion ({t['occlusion_cells']} patches) "
+                  "| network alone, crops/s |", "|---|---:|---:|---:|"]
+        for label in ("fp32", "int8"):
+            v = t[label]
+            lines.append(f"| {label} | {v['window']:.2f} s | {v['occlusion']:.2f} s | {v['network_crops_per_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--n", type=int, default=50, help="composites (default 50)")
+    parser.add_argument("--region", type=int, default=192, help="side of the pasted square (default 192)")
+    parser.add_argument("--repeats", type=int, default=3, help="timing repeats (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--detector", action="append", help=f"repeatable (default: {', '.join(DETECTORS)})")
+    parser.add_argument("--no-timing", action="store_true", help="skip the 1024 px timing")
+    parser.add_argument("--quick", action="store_true", help="4 composites, 1 repeat")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.repeats = 4, 1
+    data: dict[str, Any] = {"run": run_facts(), "settings": {"n": args.n, "region": args.region,
+                                                             "repeats": args.repeats, "seed": args.seed}}
+    data["localisation"] = localisation(args.detector or list(DETECTORS), args.manifest, args.n, args.region,
+                                        args.seed)
+    if not args.no_timing:
+        data["timing"] = timing(args.repeats)
+    text = markdown(data)
+    write_outputs(args.out, "explain", data, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
