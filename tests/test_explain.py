@@ -198,7 +198,7 @@ def test_evidence_maps_come_with_auto_and_make_the_evidence_map() -> None:
     evidence = WithEvidence().explain(image, method="evidence")
     assert evidence.method == "evidence" and evidence.threshold is None and evidence.cell_size == 32
     assert evidence.heatmap.shape == (96, 96) and 0.0 <= evidence.heatmap.min() <= evidence.heatmap.max() <= 1.0
-    assert evidence.overlay().width == 512
+    assert evidence.overlay().width == 96 * 6  # enlarged by the smallest integer factor reaching 512 px
 
 
 @pytest.mark.slow  # loading the bundled SVM takes 10-30 s
