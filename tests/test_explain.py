@@ -135,14 +135,14 @@ def test_methods_a_detector_does_not_offer_are_refused() -> None:
 
 def test_occlusion_points_at_the_patches_that_carry_the_score() -> None:
     explanation = OccludableBrightness().explain(dark_with_bright_square(), method="occlusion")
-    assert explanation.method == "occlusion" and explanation.cell_size == 4 and explanation.threshold is None
-    assert len(explanation.cells) == 16 * 16  # 4x4 crops of 16 px, 4x4 patches of 4 px in each
+    assert explanation.method == "occlusion" and explanation.cell_size == 6 and explanation.threshold is None
+    assert len(explanation.cells) == 16 * 9  # 4x4 crops of 16 px, 3x3 patches of 6 px in each
     assert explanation.signed and explanation.value_range[0] == -explanation.value_range[1]
     assert inside_square(explanation.hottest(1)[0]) and explanation.hottest(1)[0].value > 0.05
     outside = [cell.value for cell in explanation.cells if not inside_square(cell)]
     assert max(outside) < 0.01  # hiding a dark patch next to the square brightens its crop: a negative drop
     far = [cell.value for cell in explanation.cells if cell.left >= 32]  # crops that do not touch the square
-    assert max(abs(value) for value in far) < 1e-6
+    assert max(abs(value) for value in far) < 1e-4  # only the faint noise of the dark background changes
 
 
 @pytest.mark.slow

@@ -58,13 +58,15 @@ def explain(
     stride: int | None = None,
     method: str = AUTO,
     patch: int | None = None,
-    batch_size: int = 16,
+    batch_size: int = 8,
 ) -> Explanation:
     """Explain ``detector``'s verdict on ``image``.
 
-    ``stride``: pixels between windows (``"window"``, default a quarter of the
-    input size) or between hidden patches (``"occlusion"``, default the patch
-    size, ``patch`` being a quarter of the input size by default). Raises
+    ``stride``: the largest distance between windows (``"window"``, default
+    half the input size) or between hidden patches (``"occlusion"``, default
+    the patch size, ``patch`` being a third of the input size by default);
+    cells are spread evenly so the first and last touch the image's edges.
+    ``batch_size``: crops per backend call. Raises
     `aidetect.errors.DetectorError` for a method the detector does not offer,
     and the loader's `aidetect.errors.ImageError` for an unreadable image.
     """

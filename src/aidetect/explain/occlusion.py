@@ -1,7 +1,7 @@
 """Occlusion sensitivity: how much the score of a crop falls when one patch of it is hidden.
 
 The image is covered by crops of the detector's input size; inside each crop,
-patches (a quarter of the input side by default) are replaced by the crop's
+patches (a third of the input side by default) are replaced by the crop's
 mean colour one at a time, and the drop of the crop's calibrated score is the
 patch's value. Positive: the patch carried evidence of generation; negative:
 hiding it made the crop look more generated. All variants of every crop go
@@ -15,6 +15,7 @@ little and the map stays flat: read it together with the window map.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,8 +26,12 @@ from aidetect.explain.grid import grid
 
 
 def default_patch(size: int) -> int:
-    """A quarter of the detector's input side."""
-    return max(1, size // 4)
+    """A third of the detector's input side (rounded up): a 3x3 grid of patches per crop.
+
+    Finer patches cost quadratically more forward passes; on mixed-v1
+    composites a quarter of the side localised no better than a third.
+    """
+    return max(1, math.ceil(size / 3))
 
 
 def occlusion_cells(
