@@ -27,6 +27,7 @@ Writes ``<out>/explain.json`` and ``<out>/explain.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -44,7 +45,9 @@ OCCLUSION_DETECTORS = ("efficientnet",)
 CONTROL_FPRS = (0.05, 0.01)
 
 
-def localisation(names: list[str], manifest: Path, n: int, region: int, seed: int) -> dict[str, Any]:
+def localisation(names: list[str], manifest: Path, trial_range: range, region: int, seed: int,
+                 occlusion_below: int) -> dict[str, list[dict[str, Any]]]:
+    """One row per trial in ``trial_range`` and detector; occlusion for trials numbered below ``occlusion_below``."""
     import aidetect
     from aidetect.datasets import load_dataset
     from aidetect.explain import explain
@@ -53,10 +56,14 @@ def localisation(names: list[str], manifest: Path, n: int, region: int, seed: in
     test = load_dataset(manifest).split_named("test")
     detectors = {name: aidetect.load(name) for name in names}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for index, trial in enumerate(trials(test, n, region=region, seed=seed)):
+    for index, trial in enumerate(trials(test, trial_range.stop, region=region, seed=seed)):
+        if index not in trial_range:
+            continue
         for name, detector in detectors.items():
-            row: dict[str, Any] = {"fake": trial.fake_path.name, "fake_score": detector.predict(trial.fake).score}
-            methods = ["window", "occlusion"] if name in OCCLUSION_DETECTORS else ["window"]
+            row: dict[str, Any] = {"trial": index, "fake": trial.fake_path.name,
+                                   "fake_score": detector.predict(trial.fake).score}
+            occlusion = name in OCCLUSION_DETECTORS and index < occlusion_below
+            methods = ["window", "occlusion"] if occlusion else ["window"]
             for method in methods:
                 explanation = explain(detector, trial.composite.image, method=method)
                 hit, chance = pointing(explanation, trial.composite.box)
@@ -65,22 +72,31 @@ def localisation(names: list[str], manifest: Path, n: int, region: int, seed: in
                 explanation = explain(detector, image, method="window")
                 row[control] = {"max_cell": explanation.hottest(1)[0].value, "score": explanation.prediction.score}
             rows[name].append(row)
-        print(f"trial {index + 1}/{n}", file=sys.stderr, flush=True)
-    return {name: summarise(rows[name], detectors[name]) | {"trials": rows[name]} for name in names}
+        print(f"trial {index + 1}/{trial_range.stop}", file=sys.stderr, flush=True)
+    return rows
 
 
-def summarise(rows: list[dict[str, Any]], detector: Any) -> dict[str, Any]:
+def thresholds_of(name: str) -> dict[str, float]:
+    """The card's default threshold and its validated `CONTROL_FPRS` thresholds."""
+    import aidetect
+
+    detector = aidetect.load(name)
     thresholds = {"default": detector.decision_rule().threshold}
     validated = sorted(detector.fpr_thresholds().items())
     thresholds.update({f"fpr {fpr:g}": t for fpr, t in validated if fpr in CONTROL_FPRS})
+    return thresholds
+
+
+def summarise(rows: list[dict[str, Any]], thresholds: dict[str, float]) -> dict[str, Any]:
     summary: dict[str, Any] = {"n": len(rows), "thresholds": thresholds, "fake_detected_alone":
                                float(np.mean([r["fake_score"] >= thresholds["default"] for r in rows]))}
     for method in ("window", "occlusion"):
-        if method in rows[0]:
-            hits = np.array([r[method]["hit"] for r in rows])
-            chance = float(np.mean([r[method]["chance"] for r in rows]))
-            detected = np.array([r["fake_score"] >= thresholds["default"] for r in rows])
-            summary[method] = {"hit_rate": float(hits.mean()), "chance": chance,
+        done = [r for r in rows if method in r]
+        if done:
+            hits = np.array([r[method]["hit"] for r in done])
+            chance = float(np.mean([r[method]["chance"] for r in done]))
+            detected = np.array([r["fake_score"] >= thresholds["default"] for r in done])
+            summary[method] = {"n": len(done), "hit_rate": float(hits.mean()), "chance": chance,
                                "hit_rate_when_fake_detected_alone": float(hits[detected].mean()) if detected.any()
                                else None}
     for control in ("photo", "canvas"):
@@ -134,13 +150,13 @@ def markdown(data: dict[str, Any]) -> str:
              f"{args['n']} composites from the mixed-v1 test split: a 512x512 canvas of four 256 px real photos with "
              f"the central {args['region']} px of one generated image pasted at a random position. A hit: the "
              "hottest cell's centre lies on the pasted square; chance: the share of the grid's cells that do.", "",
-             "| detector | method | hits | chance | hits / chance | hits when the fake alone is detected |",
-             "|---|---|---:|---:|---:|---:|"]
+             "| detector | method | composites | hits | chance | hits / chance | hits, fake detected alone |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for name, result in data["localisation"].items():
         for method in ("window", "occlusion"):
             if method in result:
                 m = result[method]
-                lines.append(f"| {name} | {method} | {_pct(m['hit_rate'])} | {_pct(m['chance'])} | "
+                lines.append(f"| {name} | {method} | {m['n']} | {_pct(m['hit_rate'])} | {_pct(m['chance'])} | "
                              f"{m['hit_rate'] / m['chance']:.1f}x | {_pct(m['hit_rate_when_fake_detected_alone'])} |")
     lines += ["", "Unmodified reals: share of window maps with no cell at or above the threshold "
               "(in brackets: share of images whose own score is below it).", "",
@@ -168,19 +184,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--n", type=int, default=50, help="composites (default 50)")
+    parser.add_argument("--occlusion-n", type=int, default=None,
+                        help="run occlusion on the first N composites only (default: all; it costs ~7x the window)")
     parser.add_argument("--region", type=int, default=192, help="side of the pasted square (default 192)")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--detector", action="append", help=f"repeatable (default: {', '.join(DETECTORS)})")
     parser.add_argument("--no-timing", action="store_true", help="skip the 1024 px timing")
+    parser.add_argument("--part", nargs=2, type=int, metavar=("START", "STOP"),
+                        help="only composites START..STOP-1; write their rows to <out>/explain-part-START.json")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="PART",
+                        help="summarise part files written by --part instead of running composites")
     parser.add_argument("--quick", action="store_true", help="4 composites, 1 repeat")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.repeats = 4, 1
-    data: dict[str, Any] = {"run": run_facts(), "settings": {"n": args.n, "region": args.region,
-                                                             "repeats": args.repeats, "seed": args.seed}}
-    data["localisation"] = localisation(args.detector or list(DETECTORS), args.manifest, args.n, args.region,
-                                        args.seed)
+    names = args.detector or list(DETECTORS)
+    settings = {"n": args.n, "region": args.region, "repeats": args.repeats, "seed": args.seed,
+                "occlusion_n": args.occlusion_n or args.n}
+    if args.part:
+        start, stop = args.part
+        rows = localisation(names, args.manifest, range(start, stop), args.region, args.seed, settings["occlusion_n"])
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"explain-part-{start}.json").write_text(json.dumps(rows) + "\n", encoding="utf-8")
+        return 0
+    if args.merge:
+        rows = {name: [] for name in names}
+        for part in args.merge:
+            for name, part_rows in json.loads(part.read_text(encoding="utf-8")).items():
+                rows[name] += part_rows
+        settings["n"] = len(rows[names[0]])
+    else:
+        rows = localisation(names, args.manifest, range(args.n), args.region, args.seed, settings["occlusion_n"])
+    data: dict[str, Any] = {"run": run_facts(), "settings": settings}
+    data["localisation"] = {name: summarise(rows[name], thresholds_of(name)) | {"trials": rows[name]}
+                            for name in names}
     if not args.no_timing:
         data["timing"] = timing(args.repeats)
     text = markdown(data)
