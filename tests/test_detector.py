@@ -302,14 +302,27 @@ def test_runtime_checkable_protocol(detector):
         def predict_batch(self, images, batch_size=32):
             return []
 
+        def explain(self, image, *, stride=None, method="auto"):
+            return None
+
     class NoBatch:
         name = "half"
 
         def predict(self, image):
             return None
 
+    class NoExplain:  # explain joined the protocol in 0.2 (BaseDetector provides it)
+        name = "old"
+
+        def predict(self, image):
+            return None
+
+        def predict_batch(self, images, batch_size=32):
+            return []
+
     assert isinstance(Duck(), Detector)
     assert not isinstance(NoBatch(), Detector)
+    assert not isinstance(NoExplain(), Detector)
     assert not isinstance(object(), Detector)
 
 
