@@ -229,11 +229,13 @@ class BaseDetector:
         arrays = [self.load(src) for src in images]
         return np.array([raw.mean() for raw in self._raw_per_image(arrays, batch_size)])
 
-    def explain(self, image: ImageInput, *, stride: int | None = None, method: str = "auto") -> Explanation:
+    def explain(
+        self, image: ImageInput, *, stride: int | None = None, method: str = "auto", patch: int | None = None
+    ) -> Explanation:
         """Where in ``image`` this detector sees generation: a heat map and the cells behind it (`aidetect.explain`)."""
         from aidetect.explain import explain
 
-        return explain(self, image, stride=stride, method=method)
+        return explain(self, image, stride=stride, method=method, patch=patch)
 
     def load(self, source: ImageInput) -> np.ndarray:
         """Load one input the way this detector needs it (RGB uint8, minimum side enforced)."""
