@@ -303,14 +303,28 @@ def test_runtime_checkable_protocol(detector):
         def predict_batch(self, images, batch_size=32):
             return []
 
+        def explain(self, image, *, stride=None, method="auto"):
+            return None
+
     class NoBatch:
         name = "half"
 
         def predict(self, image):
             return None
 
+    class NoExplain:  # still a Detector: explain is the separate Explainable capability
+        name = "old"
+
+        def predict(self, image):
+            return None
+
+        def predict_batch(self, images, batch_size=32):
+            return []
+
     assert isinstance(Duck(), Detector)
     assert not isinstance(NoBatch(), Detector)
+    assert isinstance(NoExplain(), Detector)
+    assert isinstance(Duck(), aidetect.Explainable) and not isinstance(NoExplain(), aidetect.Explainable)
     assert not isinstance(object(), Detector)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from aidetect.detector import BaseDetector, CropPolicy, DecisionRule, Detector, Prediction
+from aidetect.detector import BaseDetector, CropPolicy, DecisionRule, Detector, Explainable, Prediction
 from aidetect.errors import AidetectError
 from aidetect.hookspecs import Register, hookimpl
 from aidetect.registry import DEFAULT_DETECTOR, DetectorInfo, available, load
@@ -34,6 +34,7 @@ __all__ = [
     "DecisionRule",
     "Detector",
     "DetectorInfo",
+    "Explainable",
     "Exportable",
     "ModelCard",
     "Prediction",

@@ -13,12 +13,15 @@ import itertools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from aidetect.evidence import Evidence
 from aidetect.io import ImageInput, describe_source, load_image
+
+if TYPE_CHECKING:
+    from aidetect.explain import Explanation
 
 AI_LABEL, REAL_LABEL, UNCERTAIN_LABEL = "ai", "real", "uncertain"
 
@@ -70,6 +73,18 @@ class Detector(Protocol):
     def predict(self, image: ImageInput) -> Prediction: ...
 
     def predict_batch(self, images: Iterable[ImageInput], batch_size: int = 32) -> list[Prediction]: ...
+
+
+@runtime_checkable
+class Explainable(Protocol):
+    """A detector that explains its verdicts itself (every `BaseDetector` does).
+
+    Not part of `Detector`: a plugin with only ``predict``/``predict_batch``
+    is still explained by `aidetect.explain.explain(detector, image)`, which
+    builds the window map from ``predict_batch``.
+    """
+
+    def explain(self, image: ImageInput, *, stride: int | None = None, method: str = "auto") -> Explanation: ...
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,8 @@ class BaseDetector:
 
     name: ClassVar[str] = "base"
     min_side: ClassVar[int] = 16
+    explain_methods: ClassVar[tuple[str, ...]] = ("window",)
+    """What `explain` offers: the sliding-window map always; subclasses add "occlusion" or "evidence"."""
 
     def __init__(
         self,
@@ -277,6 +294,14 @@ class BaseDetector:
         """Raw (uncalibrated) score per image: the mean of its crops' raw scores."""
         arrays = [self.load(src) for src in images]
         return np.array([raw.mean() for raw in self._raw_per_image(arrays, batch_size)])
+
+    def explain(
+        self, image: ImageInput, *, stride: int | None = None, method: str = "auto", patch: int | None = None
+    ) -> Explanation:
+        """Where in ``image`` this detector sees generation: a heat map and the cells behind it (`aidetect.explain`)."""
+        from aidetect.explain import explain
+
+        return explain(self, image, stride=stride, method=method, patch=patch)
 
     def load(self, source: ImageInput) -> np.ndarray:
         """Load one input the way this detector needs it (RGB uint8, minimum side enforced)."""

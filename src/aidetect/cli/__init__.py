@@ -44,6 +44,7 @@ COMMANDS: tuple[str, ...] = (
     "aidetect.cli.train",
     "aidetect.cli.tune",
     "aidetect.cli.export_onnx",
+    "aidetect.explain.cli",
     "aidetect.serve.command",
     "aidetect.weights_cli",
 )

@@ -21,6 +21,7 @@ from aidetect.cli._common import (
     say,
 )
 from aidetect.errors import DatasetError, DetectorError
+from aidetect.explain import cli as explain_cli
 from aidetect.registry import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def add_parser(subcommands: Subcommands) -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, metavar="DIR", help="write report.json, report.md and plots to DIR")
     parser.add_argument("-f", "--format", choices=tuple(REPORT_FORMATS), default="table",
                         help="what to print on stdout")
+    explain_cli.add_evaluate_arguments(parser)
     add_progress_argument(parser)
     return parser
 
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from aidetect.datasets import load_dataset
     from aidetect.evaluation import condition_names, evaluate
 
+    explain_cli.check_evaluate_arguments(args)
     specs = args.detector or [DEFAULT_DETECTOR]
     dataset = load_dataset(dataset_location(args.dataset), split=args.split)
     detectors = [_load_detector_spec(spec) for spec in specs]
@@ -106,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         for path in report.write(args.output):
             say(f"wrote {path}")
+    explain_cli.after_evaluate(args, report, dataset, detectors)
     print(REPORT_FORMATS[args.format](report))
     if args.leave_one_out:
         for spec in specs:

@@ -55,6 +55,7 @@ class NeuralDetector(TrainableDetector):
     trainer: ClassVar[str] = "aidetect.training.neural:train_neural"
     default_training: ClassVar[TrainConfig] = TrainConfig(weight_decay=1e-2)
     default_input_size: ClassVar[int] = 224
+    explain_methods: ClassVar[tuple[str, ...]] = ("window", "occlusion")
 
     def __init__(
         self,

@@ -61,6 +61,8 @@ class ConditionResult:
     n_uncertain: int = 0
     delta: dict[str, float] | None = None
     """``metric(condition) - metric(clean)`` for `DELTA_METRICS`: negative means the condition hurts."""
+    indices: np.ndarray | None = None
+    """Position in the scored dataset of each score (images that failed are left out)."""
 
     def to_dict(self, include_scores: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -93,6 +95,7 @@ def condition_result(
         generators=generators,
         thresholds=thresholds,
         n_uncertain=scored.n_uncertain,
+        indices=scored.indices,
     )
 
 

@@ -68,6 +68,7 @@ class ForensicSVMDetector(TrainableDetector):
     card_name: ClassVar[str] = CARD_NAME
     trainer: ClassVar[str] = "aidetect.training.forensic_svm:train_forensic_svm"
     weights_suffix: ClassVar[str] = ".skops"
+    explain_methods: ClassVar[tuple[str, ...]] = ("window", "evidence")
 
     def __init__(
         self,
