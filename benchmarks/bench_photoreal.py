@@ -13,7 +13,7 @@ threshold and at ``target_fpr=0.05``, the false-positive rate of every real sour
 rate of every generator source in the test splits (sources held out of training are marked, from the
 detector's model card), plus photoreal-v1 per ``content``. Nothing is fitted here.
 
-    python benchmarks/bench_photoreal.py                       # efficientnet, efficientnet-int8, cnn, forensic-svm
+    python benchmarks/bench_photoreal.py       # efficientnet (+int8), cnn, forensic-svm, clip, stacked
     python benchmarks/bench_photoreal.py -d efficientnet --limit 100
 """
 
@@ -39,7 +39,7 @@ from aidetect.metrics import roc_auc
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SETS = {"mixed-v1": SHARED / "mixed-v1" / "manifest.csv", "photoreal-v1": SHARED / "photoreal-v1" / "manifest.csv"}
 OUT = Path(__file__).resolve().parent / "results"
-DEFAULT_DETECTORS = ("efficientnet", "efficientnet-int8", "cnn", "forensic-svm")
+DEFAULT_DETECTORS = ("efficientnet", "efficientnet-int8", "cnn", "forensic-svm", "clip", "stacked")
 TARGET_FPR = 0.05
 
 
@@ -120,7 +120,8 @@ def evaluate_detector(
     name: str, rows: list[dict[str, str]], images: dict[str, list[np.ndarray]], weights_dir: Path | None = None
 ) -> dict[str, Any]:
     detector, at_fpr = make_detector(name, weights_dir)
-    held_out = set(detector.card_.info.get("training", {}).get("held_out_sources", []))
+    card = getattr(detector, "card_", None)
+    held_out = set(getattr(card, "info", {}).get("training", {}).get("held_out_sources", []))
     labels = np.array([1 if row["label"] == "fake" else 0 for row in rows])
     result: dict[str, Any] = {"auc": {}, "seconds": {}, "held_out_sources": sorted(held_out)}
     scores_by_condition = {}

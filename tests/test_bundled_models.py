@@ -77,3 +77,18 @@ def test_bundled_model_separates_the_validation_split(name: str) -> None:
     picks = np.random.default_rng(0).choice(len(val), 96, replace=False)
     scores = [p.score for p in aidetect.load(name).predict_batch([val.paths[i] for i in picks])]
     assert roc_auc(val.labels[picks], scores) > 0.7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("container", ["webp", "gif", "cmyk-jpeg", "png"])
+def test_forensic_svm_does_not_accuse_a_camera_photo_for_its_container(container: str) -> None:
+    """Issue 9: real photos saved as WebP, GIF, CMYK JPEG or never-compressed PNG used to score 0.66-0.96."""
+    _require("forensic-svm")
+    from aidetect import preprocess
+    from aidetect.io import load_image
+
+    detector = aidetect.load("forensic-svm")
+    for path in sorted(SAMPLES.glob("real-*.png")):
+        image = preprocess.reencode(load_image(path), container, quality=85)
+        prediction = detector.predict(image)
+        assert prediction.label != "ai", (path.name, container, prediction.score, prediction.threshold)

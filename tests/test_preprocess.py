@@ -367,3 +367,26 @@ def test_resize_takes_a_named_filter():
     nearest = preprocess.resize(image, (64, 64), resample="nearest")
     assert np.array_equal(nearest[::2, ::2], image)  # nearest-neighbour doubling repeats pixels exactly
     assert not np.array_equal(preprocess.resize(image, (64, 64), resample="lanczos"), nearest)
+
+
+@pytest.mark.parametrize("container", ["jpeg", "webp", "gif", "cmyk-jpeg", "png"])
+def test_reencode_round_trips_through_each_container(container):
+    from aidetect import preprocess
+
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 200, 80)[None, :, None] + np.linspace(0, 40, 64)[:, None, None] + [0, 20, 40]
+    image = np.clip(ramp + rng.normal(0, 6, (64, 80, 3)), 0, 255).astype(np.uint8)  # a photo-like gradient
+    out = preprocess.reencode(image, container, quality=90)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    error = np.abs(out.astype(int) - image.astype(int)).mean()
+    if container == "png":
+        assert error == 0
+    else:
+        assert 0 < error < 40  # lossy, but the same picture
+
+
+def test_reencode_refuses_an_unknown_container():
+    from aidetect import preprocess
+
+    with pytest.raises(ValueError, match="container"):
+        preprocess.reencode(np.zeros((8, 8, 3), dtype=np.uint8), "bmp")

@@ -160,6 +160,33 @@ def social_share(
     return image
 
 
+REENCODINGS = ("jpeg", "webp", "gif", "cmyk-jpeg", "png")
+"""Containers `reencode` can save an image in."""
+
+
+def reencode(image: np.ndarray, container: str, quality: int = 90) -> np.ndarray:
+    """Save in ``container`` and decode again through the library's loader (what a file in that format gives).
+
+    ``jpeg``/``webp`` at ``quality``; ``gif`` through an adaptive 256-colour palette; ``cmyk-jpeg`` a JPEG of the
+    CMYK conversion (as print workflows write); ``png`` lossless.
+    """
+    from PIL import Image
+
+    from aidetect.io import load_image
+
+    if container not in REENCODINGS:
+        raise ValueError(f"container must be one of {REENCODINGS}, got {container!r}")
+    pil = Image.fromarray(image)
+    buffer = _io.BytesIO()
+    if container == "gif":
+        pil.quantize(colors=256).save(buffer, format="GIF")
+    elif container == "cmyk-jpeg":
+        pil.convert("CMYK").save(buffer, format="JPEG", quality=quality)
+    else:
+        pil.save(buffer, format=container.upper(), **({} if container == "png" else {"quality": quality}))
+    return load_image(buffer.getvalue())
+
+
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with standard deviation ``sigma`` pixels."""
     from PIL import Image, ImageFilter

@@ -11,7 +11,7 @@ import numpy as np
 
 from aidetect.datasets import Dataset
 from aidetect.detector import CropPolicy
-from aidetect.detectors.forensic_svm.constants import JPEG_PROBABILITY, JPEG_QUALITY_RANGE
+from aidetect.detectors.forensic_svm.constants import CONTAINERS, JPEG_PROBABILITY, JPEG_QUALITY_RANGE
 from aidetect.detectors.forensic_svm.features import features_of
 from aidetect.errors import AidetectError
 
@@ -22,14 +22,16 @@ __all__ = ["augmented_tile", "image_margins", "scoring_features", "training_feat
 
 
 def augmented_tile(image: np.ndarray, tile_size: int, augment_jpeg: bool, rng: np.random.Generator) -> np.ndarray:
-    """One training view: maybe a JPEG re-save (both classes alike), then a random native-resolution tile.
+    """One training view: maybe a re-save in a random container (both classes alike), then a random native tile.
 
     Images smaller than a tile are enlarged the way `aidetect.preprocess.tile_crops` does at inference.
     """
-    from aidetect.preprocess import jpeg_recompress, random_tile
+    from aidetect.preprocess import random_tile, reencode
 
     if augment_jpeg and rng.random() < JPEG_PROBABILITY:
-        image = jpeg_recompress(image, int(rng.integers(JPEG_QUALITY_RANGE[0], JPEG_QUALITY_RANGE[1] + 1)))
+        names, shares = zip(*CONTAINERS, strict=True)
+        container = names[int(rng.choice(len(names), p=np.asarray(shares) / sum(shares)))]
+        image = reencode(image, container, int(rng.integers(JPEG_QUALITY_RANGE[0], JPEG_QUALITY_RANGE[1] + 1)))
     return random_tile(image, tile_size, rng)  # crops before enlarging: a thin strip costs one tile
 
 

@@ -16,7 +16,12 @@ MAX_TILES_PER_SIDE = 2
 
 JPEG_PROBABILITY = 0.8
 JPEG_QUALITY_RANGE = (60, 100)
-"""Training augmentation: with this probability, re-save as JPEG at a quality drawn from this range (inclusive)."""
+"""Training augmentation: with this probability, re-save in a container drawn from `CONTAINERS` (both classes)."""
+
+CONTAINERS: tuple[tuple[str, float], ...] = (("jpeg", 0.7), ("webp", 0.14), ("gif", 0.06), ("cmyk-jpeg", 0.1))
+"""Which container a re-saved training view goes through, with its share. ELA and noise statistics read a file's
+compression history, so a real photo saved as WebP, as a palette GIF or as a CMYK JPEG must have been seen as real;
+views that are not re-saved keep their own container (never-compressed PNGs included)."""
 
 TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.dict",
