@@ -134,7 +134,7 @@ def register_detectors(register: Register) -> None:
     register(
         "efficientnet",
         EfficientNetDetector,
-        description="EfficientNet-Lite0 fine-tuned on mixed-v1, ONNX Runtime inference (default)",
+        description="EfficientNet-Lite0 fine-tuned on mixed-v1 + photoreal-v1, ONNX Runtime inference (default)",
         backend="onnxruntime",
         requires=["onnxruntime"],
         aliases=["effnet", "efficientnet-lite0"],
