@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scores", type=Path, default=Path("/tmp/aidetect-member-scores"))
     parser.add_argument("--speed-images", type=int, default=48)
     parser.add_argument("--install", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where ensemble.json/.md go")
     parser.add_argument("--score-only", action="store_true", help="fill the member-score cache and stop")
     args = parser.parse_args(argv)
     roles = training_roles([load_dataset(p) for p in DEFAULT_DATA], hold_out=0.15, seed=0)
@@ -172,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                "weights": dict(zip(chosen, model.coef.tolist(), strict=True)), "threshold": model.threshold,
                "bands": bands, "accuracy": accuracy, "throughput_images_per_s": speed,
                "speed_images": len(speed_images), "held_out_fpr_at_default": fpr}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ensemble.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "ensemble.md").write_text(markdown(results, datasets))
-    print((RESULTS / "ensemble.md").read_text())
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ensemble.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "ensemble.md").write_text(markdown(results, datasets))
+    print((args.out / "ensemble.md").read_text())
     if args.install:
         model.write(MODELS / "stacked.json")
         print(f"installed {MODELS / 'stacked.json'}")

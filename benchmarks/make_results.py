@@ -8,9 +8,10 @@ table, calibration before and after (bench_calibration.py), the speed report
 (bench_speed.py), the forensic-svm speed report (bench_forensic_svm.py), the
 leave-one-generator-out table (bench_logo.py), the fuzzing of the loader and
 detectors (fuzz_loader.py), the long-scan memory soak (soak_scan.py), the
-provenance reader (bench_provenance.py), the serving benchmark (bench_serve.py)
-and the photoreal/robustness benchmark (bench_photoreal.py), in that order, under
-one header. A missing part is named as missing rather than silently left out.
+provenance reader (bench_provenance.py), the serving benchmark (bench_serve.py),
+the photoreal/robustness benchmark (bench_photoreal.py), the fitted-ensemble
+variants (fit_ensemble.py) and the explanation benchmark (bench_explain.py), in
+that order, under one header. A missing part is named as missing rather than silently left out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ PARTS = (
     ("bench_provenance.py", "provenance.md"),
     ("bench_serve.py", "serve.md"),
     ("bench_photoreal.py", "photoreal.md"),
+    ("fit_ensemble.py", "ensemble.md"),
+    ("bench_explain.py", "explain.md"),
 )
 
 
