@@ -311,6 +311,16 @@ def test_the_page_asks_for_the_api_key_and_says_uncertain(keyed_server: str, tmp
             verdict = page.locator("#results .verdict").first
             verdict.wait_for(timeout=30_000)
             assert re.fullmatch(r"Uncertain, 0\.\d\d", verdict.inner_text())
-            assert "reported as uncertain" in page.locator("#results .card").first.inner_text()
+            card = page.locator("#results .card").first
+            assert "reported as uncertain" in card.inner_text()
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            card.get_by_role("button", name="Show where").click()  # the overlay, fetched with the key, under the CSP
+            overlay = card.locator("img.overlay")
+            overlay.wait_for(timeout=30_000)
+            page.wait_for_function("document.querySelector('img.overlay').naturalWidth > 0", timeout=10_000)
+            assert overlay.evaluate("img => img.naturalWidth") >= 32
+            assert "not a pixel-exact mask" in card.inner_text()
+            assert not errors, errors
         finally:
             context.close()

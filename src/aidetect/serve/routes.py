@@ -8,17 +8,18 @@ import hmac
 import re
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from aidetect import __version__
 from aidetect.serve.errors import NotReadyError, UnauthorizedError
+from aidetect.serve.explaining import explain_upload, explanation_json, overlay_png
 from aidetect.serve.limits import read_limited
-from aidetect.serve.uploads import save_uploads, uploads_from_body
+from aidetect.serve.uploads import Upload, save_uploads, uploads_from_body
 
 router = APIRouter()
 
@@ -90,12 +91,7 @@ async def detect(
     state = request.app.state
     served = state.served.get(detector)
     chosen_threshold = served.threshold_for(threshold, target_fpr)
-    state.pool.refuse_if_full()  # before the body is read: an overloaded server does not buffer uploads it will refuse
-    body = await read_limited(request.stream(), state.settings.max_upload_bytes, request.headers.get("content-length"))
-    uploads = uploads_from_body(body, request.headers.get("content-type", ""), state.settings.max_files,
-                                raw_name=request.headers.get("x-filename", "upload"))
-    if state.settings.save_uploads_to is not None:
-        await run_in_threadpool(save_uploads, uploads, state.settings.save_uploads_to)
+    uploads = await _read_uploads(request, state.settings.max_files)
     results = await state.pool.run(lambda: served.judge(uploads, chosen_threshold))
     content: dict[str, Any] = {"detector": served.name, "results": results}
     failures = [entry["error"] for entry in results if entry["error"] is not None]
@@ -103,6 +99,47 @@ async def detect(
     if status != 200:
         content["error"] = failures[0]
     return JSONResponse(jsonable_encoder(content), status_code=status)
+
+
+@router.post("/v1/explain", tags=["detect"], summary="Where in one uploaded image the detector sees generation",
+             openapi_extra={"requestBody": DETECT_BODY}, dependencies=[Authorised])
+async def explain(
+    request: Request,
+    detector: Annotated[str | None, Query(description="a served detector (default: the server's first)")] = None,
+    method: Annotated[Literal["auto", "window", "occlusion"],
+                      Query(description="window (every detector), occlusion (neural detectors), auto")] = "auto",
+    stride: Annotated[int | None, Query(ge=1, le=4096, description="pixels between cells (default: the method's)")]
+    = None,
+    output: Annotated[Literal["json", "png"], Query(alias="format", description="json, or png: the overlay only")]
+    = "json",
+    legend: Annotated[bool, Query(description="draw the legend below the overlay")] = True,
+) -> Response:
+    """One image (multipart with one file, or a raw image body): the prediction, the cell grid and the overlay.
+
+    The map is made of the detector's calibrated scores of crops on a grid
+    (or, for occlusion, the drop of a crop's score when a patch is hidden):
+    where the detector sees generation, not a pixel mask. A method the
+    detector does not offer is refused with 422 (``DetectorError``).
+    """
+    state = request.app.state
+    served = state.served.get(detector)
+    (upload,) = await _read_uploads(request, max_files=1)
+    explanation = await state.pool.run(lambda: explain_upload(served, upload, method, stride))
+    if output == "png":
+        return Response(await run_in_threadpool(overlay_png, explanation, legend), media_type="image/png")
+    return JSONResponse(jsonable_encoder(await run_in_threadpool(explanation_json, upload, explanation, legend)))
+
+
+async def _read_uploads(request: Request, max_files: int) -> list[Upload]:
+    """The request's files, within the size and count limits, saved when the server keeps uploads."""
+    state = request.app.state
+    state.pool.refuse_if_full()  # before the body is read: an overloaded server does not buffer uploads it will refuse
+    body = await read_limited(request.stream(), state.settings.max_upload_bytes, request.headers.get("content-length"))
+    uploads = uploads_from_body(body, request.headers.get("content-type", ""), max_files,
+                                raw_name=request.headers.get("x-filename", "upload"))
+    if state.settings.save_uploads_to is not None:
+        await run_in_threadpool(save_uploads, uploads, state.settings.save_uploads_to)
+    return uploads
 
 
 @cache
