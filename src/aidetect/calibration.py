@@ -21,8 +21,8 @@ because the false-positive rate only depends on those.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -95,7 +95,8 @@ def _as_training_pair(raw: Iterable[float], y: Iterable[int]) -> tuple[np.ndarra
 
 
 def _clip(probabilities: np.ndarray) -> np.ndarray:
-    return np.clip(probabilities, PROB_EPS, 1.0 - PROB_EPS)
+    result: np.ndarray = np.clip(probabilities, PROB_EPS, 1.0 - PROB_EPS)
+    return result
 
 
 # -- calibrators ------------------------------------------------------------------------------
@@ -104,7 +105,8 @@ def _clip(probabilities: np.ndarray) -> np.ndarray:
 class _NothingToFit:
     """A calibrator with nothing to fit: the raw score is mapped by a fixed function."""
 
-    method: ClassVar[str]
+    method: str
+
     def fit(self, raw: Iterable[float], y: Iterable[int]) -> _NothingToFit:
         return self
 
@@ -200,7 +202,8 @@ class PlattCalibrator:
 def _smoothed_targets(labels: np.ndarray) -> np.ndarray:
     n_ai = labels.sum()
     n_real = labels.size - n_ai
-    return np.where(labels == 1, (n_ai + 1.0) / (n_ai + 2.0), 1.0 / (n_real + 2.0))
+    result: np.ndarray = np.where(labels == 1, (n_ai + 1.0) / (n_ai + 2.0), 1.0 / (n_real + 2.0))
+    return result
 
 
 def _platt_loss(params: np.ndarray, design: np.ndarray, targets: np.ndarray, l2: float) -> float:
@@ -289,7 +292,7 @@ def _knots_to_keep(fitted: np.ndarray) -> np.ndarray:
     return np.flatnonzero(changes_before | changes_after)
 
 
-_CALIBRATORS: dict[str, type] = {
+_CALIBRATORS: dict[str, Callable[[], Calibrator]] = {
     "platt": PlattCalibrator,
     "isotonic": IsotonicCalibrator,
     "sigmoid": SigmoidCalibrator,

@@ -61,7 +61,8 @@ def image_views(image: np.ndarray, view: str) -> list[np.ndarray]:
 def l2_normalise(embeddings: np.ndarray) -> np.ndarray:
     """Unit-length rows (CLIP compares embeddings by cosine)."""
     embeddings = np.asarray(embeddings, dtype=np.float32)
-    return embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-12)
+    result: np.ndarray = embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-12)
+    return result
 
 
 class ClipEncoder:
@@ -71,7 +72,7 @@ class ClipEncoder:
     ``InferenceSession.run`` is thread-safe, so one encoder may serve several threads.
     """
 
-    def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         from aidetect.detectors.efficientnet import _make_session
 
         self.path = Path(path)
@@ -91,7 +92,8 @@ class ClipEncoder:
 
     def embed_image(self, image: np.ndarray, view: str = "resized") -> np.ndarray:
         """The mean raw embedding of ``image``'s crops for ``view``: shape ``(512,)``."""
-        return self.embed_crops(image_views(image, view)).mean(axis=0)
+        result: np.ndarray = self.embed_crops(image_views(image, view)).mean(axis=0)
+        return result
 
 
 def check_interface(session: Any, name: str) -> None:
@@ -118,7 +120,7 @@ class EmbeddingCache:
     hits the cache and an edited one misses it.
     """
 
-    def __init__(self, root: str | os.PathLike, encoder_sha256: str) -> None:
+    def __init__(self, root: str | os.PathLike[str], encoder_sha256: str) -> None:
         self.root = Path(root) / encoder_sha256[:16]
 
     def _path(self, content_sha256: str, view: str) -> Path:
@@ -127,7 +129,8 @@ class EmbeddingCache:
     def get(self, content_sha256: str, view: str) -> np.ndarray | None:
         path = self._path(content_sha256, view)
         try:
-            return np.load(path, allow_pickle=False)
+            result: np.ndarray | None = np.load(path, allow_pickle=False)
+            return result
         except (OSError, ValueError):
             return None
 
@@ -139,5 +142,5 @@ class EmbeddingCache:
         os.replace(temporary, path)
 
 
-def content_sha256(path: str | os.PathLike) -> str:
+def content_sha256(path: str | os.PathLike[str]) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

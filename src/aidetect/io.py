@@ -31,7 +31,7 @@ from aidetect.errors import (
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, IO[bytes], "PILImage.Image", np.ndarray]
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes], "PILImage.Image", np.ndarray]
 """Anything `load_image` accepts."""
 
 MAX_PIXELS = 120_000_000
@@ -74,7 +74,7 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS, min_side: in
 def describe_source(source: object) -> str:
     """A short human-readable name for an input, used in error messages and reports."""
     if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)  # type: ignore[return-value]
+        return os.fspath(source)
     if isinstance(source, (bytes, bytearray)):
         return f"<{len(source)} bytes>"
     if isinstance(source, np.ndarray):
@@ -105,7 +105,7 @@ def _open_pil(source: ImageInput, name: str, max_pixels: int) -> PILImage.Image:
             image = Image.open(stream)
     except Image.DecompressionBombError as exc:
         raise _bomb_error(exc, name, max_pixels) from exc
-    except Image.UnidentifiedImageError as exc:
+    except Image.UnidentifiedImageError as exc:  # type: ignore[attr-defined]  # re-exported by PIL.Image at runtime, not in its stubs
         raise UnsupportedImageError("not an image, or an image format Pillow cannot read", name) from exc
     except MemoryError as exc:
         raise ImageTooLargeError("ran out of memory reading the image header", name) from exc
@@ -246,7 +246,7 @@ def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
     alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
     if alpha.min() == 1.0:
         return np.ascontiguousarray(rgba[:, :, :3])
-    rgb = rgba[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    rgb: np.ndarray = rgba[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
     return np.round(rgb).astype(np.uint8)
 
 
@@ -259,6 +259,6 @@ def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def is_image_path(path: str | os.PathLike) -> bool:
+def is_image_path(path: str | os.PathLike[str]) -> bool:
     """True if the file name has one of `IMAGE_SUFFIXES` (case-insensitive)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES

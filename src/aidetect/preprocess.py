@@ -13,6 +13,7 @@ import io as _io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -75,10 +76,12 @@ def pad_to(image: np.ndarray, size: int) -> np.ndarray:
     pad_h, pad_w = max(0, size - height), max(0, size - width)
     if not pad_h and not pad_w:
         return image
-    mode = "reflect" if pad_h < height and pad_w < width else "symmetric"
+    mode: Literal["reflect", "symmetric", "wrap"] = "reflect" if pad_h < height and pad_w < width else "symmetric"
     if pad_h >= 2 * height or pad_w >= 2 * width:
         mode = "wrap"
-    return np.pad(image, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)), mode=mode)
+    result: np.ndarray
+    result = np.pad(image, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)), mode=mode)
+    return result
 
 
 def random_resized_crop(

@@ -18,12 +18,14 @@ new one, with a `DeprecationWarning` when it is used (as timm's
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
 import os
 import sys
 import threading
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -128,7 +130,7 @@ class Registry:
         self.plugins: list[PluginStatus] = []
         for module_name in BUILTIN_PLUGINS:
             self._add_plugin(module_name, module_name, builtin=True, origin=(DISTRIBUTION, __version__),
-                             loader=lambda m=module_name: importlib.import_module(m))
+                             loader=functools.partial(importlib.import_module, module_name))
         if entry_points:
             for entry_point in _selected_entry_points():
                 self._add_plugin(entry_point.name, entry_point.value, builtin=False, origin=_origin(entry_point),
@@ -226,7 +228,8 @@ def _origin(entry_point: importlib.metadata.EntryPoint) -> tuple[str | None, str
 def _caller_stacklevel() -> int:
     """The ``stacklevel`` of the first frame outside this package, so a warning points at the caller's code."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     return level

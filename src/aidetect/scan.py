@@ -91,7 +91,7 @@ class ScanResult:
     @classmethod
     def from_error(cls, path: str, detector: str, exc: BaseException) -> ScanResult:
         is_image = isinstance(exc, ImageError)
-        message = exc.reason if is_image else str(exc)
+        message = exc.reason if isinstance(exc, ImageError) else str(exc)
         return cls(path, None, None, None, detector, error=message or type(exc).__name__,
                    error_type=type(exc).__name__, error_kind=IMAGE_ERROR if is_image else DETECTOR_ERROR)
 
@@ -190,7 +190,7 @@ class ScanSummary:
 
 
 def scan(
-    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     detector_name: str = DEFAULT_DETECTOR,
     *,
     options: dict[str, Any] | None = None,
@@ -227,7 +227,7 @@ def scan(
     return _scan_chunks(chunks, detector_name, options, workers, start_method)
 
 
-def count_inputs(paths: str | os.PathLike | Iterable[str | os.PathLike], *, recursive: bool = False) -> int:
+def count_inputs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, recursive: bool = False) -> int:
     """How many files `scan` of ``paths`` will judge (a directory walk, no file is opened): a progress total."""
     roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     return sum(1 for root in roots for _ in iter_images(root, recursive=recursive))

@@ -52,7 +52,8 @@ class StackedModel:
     def raw(self, member_raw: np.ndarray) -> np.ndarray:
         """The stacked logit of ``(n, members)`` member raw scores."""
         z = (np.asarray(member_raw, dtype=np.float64) - self.mean) / self.std
-        return z @ self.coef + self.intercept
+        result: np.ndarray = z @ self.coef + self.intercept
+        return result
 
     def probability(self, member_raw: np.ndarray) -> np.ndarray:
         return calibrator_from_dict(self.calibration).transform(self.raw(member_raw))
@@ -97,13 +98,13 @@ class StackedModel:
         except (KeyError, TypeError, ValueError) as exc:
             raise WeightsError(f"malformed stacked-ensemble card ({exc!r})") from exc
 
-    def write(self, path: str | os.PathLike) -> Path:
+    def write(self, path: str | os.PathLike[str]) -> Path:
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         return path
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> StackedModel:
+    def read(cls, path: str | os.PathLike[str]) -> StackedModel:
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as exc:

@@ -19,6 +19,7 @@ INSTALLABLE = ("clip",)
 
 
 def add_parser(subcommands: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser
     parser = subcommands.add_parser("weights", help="install downloadable weights (the CLIP encoder)")
     actions = parser.add_subparsers(dest="weights_action", metavar="ACTION", required=True)
     install = actions.add_parser("install", help="install weights into the cache (idempotent)")

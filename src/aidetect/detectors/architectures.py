@@ -26,7 +26,7 @@ def build_efficientnet_lite0(pretrained: bool = True, dropout: float = 0.2, drop
     """
     from efficientnet_lite_pytorch import EfficientNet
 
-    model = EfficientNet.from_name(
+    model: nn.Module = EfficientNet.from_name(
         EFFICIENTNET_ARCH, num_classes=1, dropout_rate=dropout, drop_connect_rate=drop_connect
     )
     if pretrained:
@@ -50,6 +50,7 @@ class HighPassResidual(nn.Module):
     Not trained: the filter is a buffer, so it exports to ONNX as a constant.
     """
 
+    kernel: torch.Tensor  # registered as a buffer in __init__
     gain = 4.0  # residuals are ~10x smaller than pixel values; bring them to a comparable scale
 
     def __init__(self) -> None:
@@ -96,4 +97,5 @@ class SmallCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        logits: torch.Tensor = self.head(self.features(x))
+        return logits

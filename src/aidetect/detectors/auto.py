@@ -56,7 +56,7 @@ class AutoDetector:
     name: ClassVar[str] = "auto"
 
     def __init__(self, pixel_detector: str | Any = DEFAULT_PIXEL_DETECTOR, *, always_score_pixels: bool = True,
-                 c2pa: bool = True, trust_anchors: str | os.PathLike | None = None, **pixel_options: Any) -> None:
+                 c2pa: bool = True, trust_anchors: str | os.PathLike[str] | None = None, **pixel_options: Any) -> None:
         self.pixel_detector = pixel_detector
         self.always_score_pixels = always_score_pixels
         self.pixel_options = pixel_options

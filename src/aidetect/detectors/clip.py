@@ -15,9 +15,9 @@ Pillow and onnxruntime only.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -58,7 +58,7 @@ class ClipDetector(BaseDetector):
 
     def __init__(
         self,
-        weights: str | os.PathLike | None = None,
+        weights: str | os.PathLike[str] | None = None,
         *,
         views: Sequence[str] | None = None,
         threads: int | None = None,
@@ -116,7 +116,7 @@ class ClipDetector(BaseDetector):
             )
         self.set_trained(head, card)
 
-    def _card_for(self, weights: str | os.PathLike | None) -> ModelCard:
+    def _card_for(self, weights: str | os.PathLike[str] | None) -> ModelCard:
         if weights is not None:
             own = card_for_weights(weights)
             if own is None:
@@ -166,11 +166,13 @@ class ClipDetector(BaseDetector):
         resolve_trainer(self.trainer)(self, dataset, val, **options)
         return self
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the head (``.npz``) and its model card (``.json``) beside it."""
         from aidetect.trainable import resolve_trainer
 
-        saved: Path = resolve_trainer(self.saver)(self, Path(path))
+        # resolve_trainer is typed for trainers; a saver returns the written path
+        saver = cast("Callable[..., Path]", resolve_trainer(self.saver))
+        saved: Path = saver(self, Path(path))
         return saved
 
 

@@ -75,8 +75,10 @@ class EfficientNetDetector(NeuralDetector):
 
         return build_efficientnet_lite0(pretrained=pretrained)
 
-    def saved_variants(self, weights_path: Path, *, int8_calibration: Dataset | None = None,
-                       int8_crops: int = 64) -> dict[str, Any]:
+    def saved_variants(  # type: ignore[override]  # narrows **variants to the one variant it supports
+        self, weights_path: Path, *, int8_calibration: Dataset | None = None,
+        int8_crops: int = 64,
+    ) -> dict[str, Any]:
         """With ``save(path, int8_calibration=DATASET)``: also ``*-int8.onnx``, named in the card.
 
         The int8 model is quantised statically, calibrated on ``int8_crops``

@@ -15,7 +15,7 @@ members it combined (`Prediction.members`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -100,7 +100,7 @@ class EnsembleDetector(BaseDetector):
         return [_ScoredImage(float(score), tuple(float(s) for s in table[:, i]), members)
                 for i, score in enumerate(combined)]
 
-    def decision_function(self, images, batch_size: int = 32) -> np.ndarray:  # type: ignore[override]
+    def decision_function(self, images: Iterable[ImageInput], batch_size: int = 32) -> np.ndarray:
         """The combined score (already a probability for mean/weighted, a vote share for vote)."""
         return np.array([item.score for item in self._score_sources(list(images), batch_size)])
 

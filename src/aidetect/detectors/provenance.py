@@ -52,7 +52,7 @@ class ProvenanceDetector:
 
     name: ClassVar[str] = "provenance"
 
-    def __init__(self, *, c2pa: bool = True, trust_anchors: str | os.PathLike | None = None) -> None:
+    def __init__(self, *, c2pa: bool = True, trust_anchors: str | os.PathLike[str] | None = None) -> None:
         self.c2pa = c2pa
         self.trust_anchors = trust_anchors
 

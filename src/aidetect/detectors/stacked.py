@@ -49,7 +49,7 @@ class StackedEnsembleDetector(BaseDetector):
 
     def __init__(
         self,
-        card: str | os.PathLike | None = None,
+        card: str | os.PathLike[str] | None = None,
         *,
         cascade: bool | str = False,
         band: tuple[float, float] | None = None,
@@ -144,7 +144,8 @@ class StackedEnsembleDetector(BaseDetector):
         scores = np.asarray(cheap_probability, dtype=np.float64).copy()
         if consult.size:
             scores[consult] = self.model_.probability(self.member_raw([arrays[i] for i in consult], batch_size))
-        return scores
+        result: np.ndarray = scores
+        return result
 
     def decision_function(self, images: Iterable[ImageInput], batch_size: int = 32) -> np.ndarray:
         """The calibrated combined score (the cascade mixes two calibrated scales, so no raw logit)."""

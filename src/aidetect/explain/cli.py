@@ -39,6 +39,7 @@ def add_parser(subcommands: Any) -> argparse.ArgumentParser:
     """Add ``aidetect explain IMAGE [-d NAME] [--out overlay.png] [--method ...] [--stride N]``."""
     from aidetect.registry import DEFAULT_DETECTOR
 
+    parser: argparse.ArgumentParser
     parser = subcommands.add_parser("explain", help="show where in an image a detector sees generation")
     parser.add_argument("image", metavar="IMAGE", help="image file")
     parser.add_argument("-d", "--detector", default=DEFAULT_DETECTOR, help="detector name (see 'aidetect list')")

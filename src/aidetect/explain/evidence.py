@@ -33,7 +33,8 @@ def ela_image(image: np.ndarray, quality: int = ELA_QUALITY, gain: float = ELA_G
     """The amplified ELA difference of an RGB ``uint8`` image, as RGB ``uint8``."""
     from aidetect.features.ela import error_level
 
-    return np.clip(error_level(image, quality).astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(error_level(image, quality).astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    return result
 
 
 def noise_energy(image: np.ndarray, window: int = NOISE_WINDOW) -> np.ndarray:

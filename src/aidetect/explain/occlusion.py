@@ -59,7 +59,8 @@ def occlude(crop: np.ndarray, top: int, left: int, patch: int) -> np.ndarray:
     """A copy of ``crop`` with one ``patch`` square filled with the crop's mean colour."""
     hidden = crop.copy()
     hidden[top : top + patch, left : left + patch] = crop.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
-    return hidden
+    result: np.ndarray = hidden
+    return result
 
 
 def _variants(

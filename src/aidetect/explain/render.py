@@ -39,7 +39,8 @@ SEQUENTIAL, DIVERGING = _lut(_INFERNO), _lut(_DIVERGING)
 def colourise(values: np.ndarray, *, signed: bool) -> np.ndarray:
     """RGB ``uint8`` colours of ``values`` in [0, 1] (sequential) or [-1, 1] (``signed``, diverging)."""
     unit = (np.clip(values, -1.0, 1.0) + 1.0) / 2.0 if signed else np.clip(values, 0.0, 1.0)
-    return (SEQUENTIAL if not signed else DIVERGING)[np.round(unit * 255).astype(np.intp)]
+    result: np.ndarray = (SEQUENTIAL if not signed else DIVERGING)[np.round(unit * 255).astype(np.intp)]
+    return result
 
 
 def _font(size: int) -> Any:
@@ -66,7 +67,9 @@ def _blend(explanation: Explanation, alpha: float) -> np.ndarray:
     if explanation.signed:
         weight = alpha * np.clip(np.abs(values) * 2.0, 0.0, 1.0)
     weight = weight[..., None]
-    return (explanation.image.astype(np.float32) * (1.0 - weight) + colours * weight).round().astype(np.uint8)
+    result: np.ndarray
+    result = (explanation.image.astype(np.float32) * (1.0 - weight) + colours * weight).round().astype(np.uint8)
+    return result
 
 
 def render_overlay(

@@ -14,7 +14,8 @@ EPS = 1e-6
 def tame(values: np.ndarray | float) -> np.ndarray:
     """``sign(x) * log1p(|x|)``: keeps heavy-tailed statistics (kurtosis, ratios) on a usable scale."""
     values = np.asarray(values, dtype=np.float64)
-    return np.sign(values) * np.log1p(np.abs(values))
+    result: np.ndarray = np.sign(values) * np.log1p(np.abs(values))
+    return result
 
 
 def moments_from_histogram(counts: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -59,7 +59,10 @@ def _bgr_roundtrip(bgr: np.ndarray, quality: int) -> np.ndarray:
     ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError(f"OpenCV could not JPEG-encode an image of shape {bgr.shape}")
-    return cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if decoded is None:  # cannot happen for a buffer cv2.imencode just wrote; narrows the Optional
+        raise ValueError(f"OpenCV could not decode its own JPEG of an image of shape {bgr.shape}")
+    return decoded
 
 
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
@@ -136,4 +139,5 @@ def ela_features(image: np.ndarray) -> np.ndarray:
         parts.append(_error_statistics(_channel_histograms(diff, (2, 1, 0))))
         parts.append(grid_statistics(cv2.cvtColor(diff.astype(np.float32), cv2.COLOR_BGR2GRAY)))
     parts.append(jpeg_blockiness(image))
-    return np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+    result: np.ndarray = np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+    return result

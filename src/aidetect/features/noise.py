@@ -51,7 +51,8 @@ def _cooc_orbits() -> tuple[np.ndarray, int]:
     triples = np.array(np.meshgrid(*[np.arange(-COOC_T, COOC_T + 1)] * 3, indexing="ij")).reshape(3, -1).T
 
     def code(t: np.ndarray) -> np.ndarray:
-        return ((t[:, 0] + COOC_T) * width + (t[:, 1] + COOC_T)) * width + (t[:, 2] + COOC_T)
+        result: np.ndarray = ((t[:, 0] + COOC_T) * width + (t[:, 1] + COOC_T)) * width + (t[:, 2] + COOC_T)
+        return result
 
     canonical = np.minimum.reduce([code(triples), code(triples[:, ::-1]), code(-triples), code(-triples[:, ::-1])])
     _, orbit = np.unique(canonical, return_inverse=True)
@@ -173,10 +174,13 @@ def _difference(plane: np.ndarray, order: int, axis: int) -> np.ndarray:
         return plane[tuple(index)]
 
     if order == 1:
-        return part(1, 0) - part(0, 1)
+        result: np.ndarray = part(1, 0) - part(0, 1)
+        return result
     if order == 2:
-        return part(0, 2) - 2 * part(1, 1) + part(2, 0)
-    return part(3, 0) - 3 * part(2, 1) + 3 * part(1, 2) - part(0, 3)
+        result = part(0, 2) - 2 * part(1, 1) + part(2, 0)
+        return result
+    result = part(3, 0) - 3 * part(2, 1) + 3 * part(1, 2) - part(0, 3)
+    return result
 
 
 _LUT_OFFSET = 1 << 13  # residuals of order <= 3 of 9-bit planes stay within +-4 * 1020
@@ -212,7 +216,8 @@ def cooccurrence(plane: np.ndarray, order: int, step: int) -> np.ndarray:
             codes = (q[:-2] * width + q[1:-1]) * width + q[2:]
         counts += np.bincount(codes.ravel(), minlength=width**3)
     classes = np.bincount(_COOC_ORBIT, weights=counts, minlength=N_COOC_BINS)
-    return np.sqrt(classes / max(classes.sum(), 1.0))
+    result: np.ndarray = np.sqrt(classes / max(classes.sum(), 1.0))
+    return result
 
 
 def _cooc_planes(image: np.ndarray) -> dict[str, np.ndarray]:
@@ -249,4 +254,5 @@ def noise_features(image: np.ndarray, residual: np.ndarray | None = None) -> np.
         np.array([_gaussian_ratio(image, luma_residual)]),
         cooccurrence_features(image),
     ]
-    return np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+    result: np.ndarray = np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+    return result

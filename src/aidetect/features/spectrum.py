@@ -81,7 +81,8 @@ def power_spectrum(plane: np.ndarray) -> np.ndarray:
     plane = plane.astype(np.float32, copy=False)
     windowed = (plane - plane.mean()) * _window(*plane.shape)
     spectrum = scipy.fft.fft2(windowed, workers=1)
-    return (spectrum.real**2 + spectrum.imag**2).astype(np.float64)
+    result: np.ndarray = (spectrum.real**2 + spectrum.imag**2).astype(np.float64)
+    return result
 
 
 def radial_means(power: np.ndarray) -> np.ndarray:
@@ -101,7 +102,8 @@ def radial_means(power: np.ndarray) -> np.ndarray:
 def radial_profile(means: np.ndarray) -> np.ndarray:
     """Mean-removed log10 of the radial means: the spectrum's shape, whatever the noise level."""
     profile = np.log10(means + 1e-12)
-    return profile - profile.mean()
+    result: np.ndarray = profile - profile.mean()
+    return result
 
 
 def _ring_peaks(power: np.ndarray, points: list[tuple[int, int]]) -> np.ndarray:
@@ -114,7 +116,8 @@ def _ring_peaks(power: np.ndarray, points: list[tuple[int, int]]) -> np.ndarray:
     )
     peak = patches[:, dist <= 1].max(axis=1)
     ring = np.median(patches[:, dist >= 3], axis=1)
-    return np.log((peak + 1e-12) / (ring + 1e-12))
+    result: np.ndarray = np.log((peak + 1e-12) / (ring + 1e-12))
+    return result
 
 
 def peak_statistics(power: np.ndarray, means: np.ndarray) -> np.ndarray:
@@ -166,4 +169,5 @@ def spectrum_features(image: np.ndarray, residual: np.ndarray | None = None) -> 
         peak_statistics(resid_power, resid_means),
         peak_statistics(energy_power, energy_means),
     ]
-    return np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+    result: np.ndarray = np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+    return result

@@ -59,7 +59,7 @@ def read_provenance(source: ImageInput, *, c2pa: bool = True, trust_anchors: str
     return _report(name, blocks, data, c2pa, trust_anchors)
 
 
-def read_trust_anchors(path: str | os.PathLike) -> str:
+def read_trust_anchors(path: str | os.PathLike[str]) -> str:
     """The PEM text of a trust-anchor bundle file."""
     return Path(path).read_text(encoding="ascii")
 
@@ -86,7 +86,8 @@ def _c2pa_evidence(container: str, data: bytes | None, c2pa: bool, trust_anchors
 
 def _whole(stream: Any) -> bytes:
     stream.seek(0)
-    return stream.read()
+    data: bytes = stream.read()
+    return data
 
 
 def _is_array(source: object) -> bool:

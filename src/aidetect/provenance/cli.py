@@ -22,6 +22,7 @@ FORMATS = ("text", "json")
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser
     parser = commands.add_parser("inspect", help="show the provenance metadata of image files (C2PA, IPTC, EXIF, ...)")
     parser.add_argument("paths", nargs="+", metavar="FILE", help="image files or folders")
     parser.add_argument("-f", "--format", choices=FORMATS, default="text", help="output format (default: text)")

@@ -274,7 +274,7 @@ def _other(stream: IO[bytes], name: str) -> MetadataBlocks:
 
     try:
         image = Image.open(stream)  # reads the header only; pixels are never loaded here
-    except Image.UnidentifiedImageError as exc:
+    except Image.UnidentifiedImageError as exc:  # type: ignore[attr-defined]  # re-exported by PIL.Image at runtime, not in its stubs
         raise UnsupportedImageError("not an image, or an image format Pillow cannot read", name) from exc
     except Exception as exc:
         raise UnsupportedImageError(f"could not read image header ({type(exc).__name__}: {exc})", name) from exc

@@ -28,6 +28,7 @@ class ServeSetupError(AidetectError):
 
 
 def add_parser(subcommands: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser
     parser = subcommands.add_parser("serve", help="serve an HTTP API and an upload page (needs the [serve] extra)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")

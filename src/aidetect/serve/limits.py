@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aidetect.serve.errors import QueueFullError, RequestTimeoutError, RequestTooLargeError
 
@@ -112,5 +112,5 @@ class InferencePool:
             with self._lock:
                 self._mean_job_s = 0.9 * self._mean_job_s + 0.1 * elapsed
 
-    def _on_done(self, future: Future) -> None:
+    def _on_done(self, future: Future[Any]) -> None:
         self._release_slot()  # done, failed or cancelled while queued: the slot is free either way

@@ -92,4 +92,5 @@ def _color_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) 
     pixels = grey + (pixels - grey) * saturation
     pixels = (pixels - pixels.mean()) * contrast + pixels.mean()
     pixels *= brightness
-    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    return result

@@ -133,7 +133,8 @@ def dataset_embeddings(detector: ClipDetector, dataset: Dataset, views: Sequence
 
 def view_logits(head: ClipHead, embeddings: np.ndarray) -> np.ndarray:
     """Per-image logits averaged over views (embeddings shaped ``(views, n, 512)``)."""
-    return np.mean([head.logits(view) for view in embeddings], axis=0)
+    result: np.ndarray = np.mean([head.logits(view) for view in embeddings], axis=0)
+    return result
 
 
 def fit_clip_detector(detector: ClipDetector, train: Dataset, val: Dataset | None = None,

@@ -70,7 +70,10 @@ def _parallel(function: Callable[..., Any], argument_lists: list[tuple[Any, ...]
         return [function(*arguments) for arguments in argument_lists]
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs, batch_size=16)(delayed(function)(*arguments) for arguments in argument_lists)
+    results: list[Any] = Parallel(n_jobs=n_jobs, batch_size=16)(
+        delayed(function)(*arguments) for arguments in argument_lists
+    )
+    return results
 
 
 def training_features(detector: ForensicSVMDetector, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -93,7 +93,7 @@ def train_pipeline(
     X, y = training_features(detector, train)
     timings["train_features_s"] = round(time.perf_counter() - started, 2)
     log(f"features of {len(y)} training views in {timings['train_features_s']:.1f} s")
-    params = {"C": detector.C, "gamma": detector.gamma, "kernel": detector.kernel}
+    params: dict[str, Any] = {"C": detector.C, "gamma": detector.gamma, "kernel": detector.kernel}
     search = None
     grid = parse_grid(detector.grid)
     if grid:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,6 +33,8 @@ from aidetect.io import load_image
 from aidetect.preprocess import Normalisation
 from aidetect.trainconfig import AugmentConfig, TrainConfig
 from aidetect.training.augment import augment
+
+Batch = tuple[torch.Tensor, torch.Tensor]  # (images NCHW, labels N x 1)
 
 __all__ = ["AugmentConfig", "EpochRecord", "TrainConfig", "TrainResult", "train"]
 
@@ -59,7 +62,7 @@ class TrainResult:
     seconds: float
 
 
-class _TrainViews(torch.utils.data.Dataset):
+class _TrainViews(torch.utils.data.Dataset[Batch]):
     """Random augmented views of the training images."""
 
     def __init__(self, dataset: Dataset, config: TrainConfig) -> None:
@@ -78,7 +81,7 @@ class _TrainViews(torch.utils.data.Dataset):
         return torch.from_numpy(batch), torch.tensor([float(sample.label)])
 
 
-class _EvalViews(torch.utils.data.Dataset):
+class _EvalViews(torch.utils.data.Dataset[Batch]):
     """Deterministic centre crops of validation images, optionally format-normalised first."""
 
     def __init__(self, dataset: Dataset, size: int, norm: Normalisation, normalise_format: bool) -> None:
@@ -173,7 +176,7 @@ def train(
     return TrainResult(best_epoch, best_score, history, out / "best.pt", time.perf_counter() - started)
 
 
-def _train_loader(views: _TrainViews, data: Dataset, config: TrainConfig) -> DataLoader:
+def _train_loader(views: _TrainViews, data: Dataset, config: TrainConfig) -> DataLoader[Batch]:
     generator = torch.Generator().manual_seed(config.seed)
     if config.balance in ("sampler", "source"):
         if config.balance == "source":
@@ -181,7 +184,8 @@ def _train_loader(views: _TrainViews, data: Dataset, config: TrainConfig) -> Dat
         else:
             weights = class_weights(data.labels)
             sample_weights = torch.tensor([weights[int(label)] for label in data.labels], dtype=torch.double)
-        sampler = WeightedRandomSampler(sample_weights, num_samples=len(data), generator=generator)
+        # torch takes a tensor of weights (it calls torch.as_tensor); its stub only says Sequence[float]
+        sampler = WeightedRandomSampler(sample_weights, num_samples=len(data), generator=generator)  # type: ignore[arg-type]
         return DataLoader(views, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers,
                           drop_last=True, persistent_workers=config.num_workers > 0)
     return DataLoader(views, batch_size=config.batch_size, shuffle=True, generator=generator,
@@ -206,7 +210,9 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {config.optimizer!r}")
 
 
-def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+def _make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     total = max(1, config.epochs * steps_per_epoch)
     warmup = max(1, int(config.warmup_epochs * steps_per_epoch))
 
@@ -219,7 +225,11 @@ def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _train_epoch(model, loader, optimizer, scheduler, loss_fn, steps, epoch, config, log) -> float:
+def _train_epoch(
+    model: nn.Module, loader: DataLoader[Batch], optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LambdaLR, loss_fn: nn.Module, steps: int, epoch: int, config: TrainConfig,
+    log: Callable[[str], None],
+) -> float:
     model.train()
     total, count = 0.0, 0
     bar = _progress(steps, f"epoch {epoch + 1}/{config.epochs}")
@@ -242,7 +252,7 @@ def _train_epoch(model, loader, optimizer, scheduler, loss_fn, steps, epoch, con
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module) -> tuple[float, float]:
+def _evaluate(model: nn.Module, loader: DataLoader[Batch], loss_fn: nn.Module) -> tuple[float, float]:
     from aidetect.metrics import roc_auc
 
     model.eval()
@@ -255,7 +265,7 @@ def _evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module) -> tuple
     return loss, float(roc_auc(all_labels.numpy().ravel(), all_logits.numpy().ravel()))
 
 
-def _progress(total: int, description: str):
+def _progress(total: int, description: str) -> Any:  # a tqdm bar (untyped), or None without tqdm
     try:
         from tqdm import tqdm
     except ImportError:
@@ -263,7 +273,10 @@ def _progress(total: int, description: str):
     return tqdm(total=total, desc=description, leave=False, mininterval=5.0)
 
 
-def _save_checkpoint(path, model, optimizer, scheduler, epoch, best_score, best_epoch, history) -> None:
+def _save_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,
+    epoch: int, best_score: float, best_epoch: int, history: list[EpochRecord],
+) -> None:
     torch.save(
         {
             "model": model.state_dict(),
@@ -278,7 +291,9 @@ def _save_checkpoint(path, model, optimizer, scheduler, epoch, best_score, best_
     )
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler) -> tuple[int, float, int, list[EpochRecord]]:
+def _load_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,
+) -> tuple[int, float, int, list[EpochRecord]]:
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
