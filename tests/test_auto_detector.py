@@ -127,3 +127,22 @@ def test_the_default_pixel_detector_is_efficientnet() -> None:
     prediction = auto.predict(grey_file(DARK))
     assert auto.pixels_.name == "efficientnet" and prediction.evidence[-1].detail.startswith("efficientnet scored")
     assert prediction.score == pytest.approx(aidetect.load("efficientnet").predict(grey_file(DARK)).score)
+
+
+class _RulelessPixels:
+    """A duck-typed plugin pixel detector: predict/predict_batch only, no decision_rule()."""
+
+    name = "ruleless"
+
+    def predict(self, image: object) -> aidetect.Prediction:
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: object, batch_size: int = 32) -> list[aidetect.Prediction]:
+        return [aidetect.Prediction(0.7, "ai", 0.6, self.name) for _ in list(images)]  # type: ignore[call-overload]
+
+
+def test_a_pixel_detector_without_a_rule_gets_a_numeric_threshold() -> None:
+    auto = aidetect.load("auto", pixel_detector=_RulelessPixels())
+    decided = auto.predict(a1111_png(DARK))  # decided by metadata: the threshold comes from auto itself
+    assert decided.label == "ai" and decided.threshold == 0.5
+    assert auto.predict(grey_file(DARK)).threshold == 0.6  # the pixels decide: their own threshold

@@ -35,9 +35,22 @@ class RednessDetector(BrightnessDetector):
         return super().decision_function(images, batch_size)
 
 
+class RulelessDetector:
+    """A duck-typed plugin detector: predict and predict_batch, nothing a stacked member needs beyond that."""
+
+    name = "test-ruleless"
+
+    def predict(self, image: Any) -> aidetect.Prediction:
+        return aidetect.Prediction(0.5, "real", 0.5, self.name)
+
+    def predict_batch(self, images: Any, batch_size: int = 32) -> list[aidetect.Prediction]:
+        return [self.predict(image) for image in images]
+
+
 @aidetect.hookimpl
 def register_detectors(register: Any) -> None:
     register("test-redness", RednessDetector, description="red minus blue (tests)", backend="numpy")
+    register("test-ruleless", RulelessDetector, description="no decision rule (tests)", backend="numpy")
 
 
 @pytest.fixture
@@ -180,3 +193,10 @@ def test_a_member_of_another_version_warns_to_refit(members: Any, tmp_path: Path
                         raising=False)
     with pytest.warns(UserWarning, match="fit_ensemble.py"):
         StackedEnsembleDetector(card).predict(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_a_member_without_a_decision_rule_is_a_typed_refusal(members: Any, tmp_path: Path) -> None:
+    model = StackedModel(("test-brightness", "test-ruleless"), np.zeros(2), np.ones(2), np.ones(2), 0.0,
+                         {"method": "sigmoid"})
+    with pytest.raises(DetectorError, match="offers no decision_rule"):
+        StackedEnsembleDetector(model.write(tmp_path / "stacked.json")).predict(np.zeros((32, 32, 3), np.uint8))

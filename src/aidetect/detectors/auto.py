@@ -31,6 +31,7 @@ from aidetect.provenance import ProvenanceReport
 from aidetect.provenance.containers import open_stream
 
 DEFAULT_PIXEL_DETECTOR = "efficientnet"
+NEUTRAL_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,9 @@ class AutoDetector:
         with_pixels = [item for item in inputs if item.pixels is not None]
         pixel_predictions = self.pixels_.predict_batch([item.pixels for item in with_pixels], batch_size=batch_size)
         by_input = {id(item): p for item, p in zip(with_pixels, pixel_predictions, strict=True)}
-        threshold = self.decision_rule().threshold
+        rule_threshold = self.decision_rule().threshold
+        # A plugin pixel detector that states no rule: its calibrated score is read at even odds.
+        threshold = NEUTRAL_THRESHOLD if rule_threshold is None else rule_threshold
         return [self._combine(item, by_input.get(id(item)), threshold) for item in inputs]
 
     def _combine(self, item: AutoInput, pixels: Prediction | None, threshold: float) -> Prediction:

@@ -97,7 +97,10 @@ class StackedEnsembleDetector(BaseDetector):
 
         try:
             detector = get_registry().load(name, **self.member_options.get(name, {}))
-            detector.decision_rule()  # loads the member's card and weights: fail now, with its own instructions
+            rule = getattr(detector, "decision_rule", None)
+            if not callable(rule):
+                raise DetectorError(f"{name!r} offers no decision_rule(), which a stacked member needs")
+            rule()  # loads the member's card and weights: fail now, with its own instructions
         except AidetectError as exc:  # no silent ensemble of fewer members
             raise DetectorError(f"stacked ensemble member {name!r} cannot run, so the ensemble refuses to: {exc}") \
                 from exc
