@@ -73,10 +73,10 @@ class ClipEncoder:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
-        from aidetect.detectors.efficientnet import _make_session
+        from aidetect.onnx_session import make_session
 
         self.path = Path(path)
-        self.session = _make_session(self.path, threads)
+        self.session = make_session(self.path, threads)
         check_interface(self.session, str(self.path))
 
     def embed_crops(self, crops: Sequence[np.ndarray], batch_size: int = 8) -> np.ndarray:

@@ -19,6 +19,7 @@ from aidetect.datasets import Dataset
 from aidetect.detectors.neural import NeuralDetector
 from aidetect.errors import WeightsError
 from aidetect.hookspecs import Register, hookimpl
+from aidetect.onnx_session import make_session
 from aidetect.trainconfig import TrainConfig
 from aidetect.weights import ModelCard, sha256_file, verify
 
@@ -57,12 +58,12 @@ class EfficientNetDetector(NeuralDetector):
     def serve(self, model: Any, card: ModelCard) -> None:
         """``model``: an ONNX file path or bytes, or a torch network (kept for `save`, exported in memory)."""
         if isinstance(model, (str, os.PathLike, bytes)):
-            self.session_ = _make_session(model, self.threads)
+            self.session_ = make_session(model, self.threads)
             return
         if model is not self.network_ or getattr(self, "session_", None) is None:
             from aidetect.export import onnx_bytes
 
-            self.session_ = _make_session(onnx_bytes(model.eval(), card.input_size), self.threads)
+            self.session_ = make_session(onnx_bytes(model.eval(), card.input_size), self.threads)
         self.network_ = model
 
     def raw_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -101,34 +102,6 @@ class EfficientNetDetector(NeuralDetector):
             if len(picked) >= crops:
                 break
         return [self.inputs(picked[i : i + 8]) for i in range(0, min(len(picked), crops), 8)]
-
-
-def _make_session(model: str | os.PathLike[str] | bytes, threads: int | None) -> Any:
-    """One ONNX Runtime session per detector; `InferenceSession.run` is thread-safe.
-
-    ``threads=None`` follows ``OMP_NUM_THREADS`` when it is set (as `aidetect.scan`
-    sets it to 1 in each worker process, so that N workers do not each start a
-    pool as large as the machine), else ONNX Runtime's default: all cores.
-    """
-    import onnxruntime as ort
-
-    threads = threads or _threads_from_environment()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
-
-
-def _threads_from_environment() -> int | None:
-    try:
-        value = int(os.environ.get("OMP_NUM_THREADS", ""))
-    except ValueError:
-        return None
-    return value if value > 0 else None
 
 
 @hookimpl
