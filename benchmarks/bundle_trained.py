@@ -33,13 +33,14 @@ import torch
 from aidetect import load, preprocess
 from aidetect.calibration import fpr_table, leave_one_source_out, make_calibrator, threshold_for_source_fpr
 from aidetect.datasets import Dataset, Sample
+from aidetect.detectors.architectures import build_efficientnet_lite
 from aidetect.export import export_module, max_parity_error, quantize_int8
 from aidetect.io import load_image
 from aidetect.metrics import roc_auc
 from aidetect.weights import ModelCard, sha256_file
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "aidetect" / "models"
-ARCHITECTURES = {"efficientnet": ("efficientnet-lite0", ".onnx", 160), "cnn": ("small-cnn", ".pt", 128)}
+WEIGHTS_SUFFIX = {"efficientnet": ".onnx", "cnn": ".pt"}
 DEFAULT_FPR = 0.05
 
 
@@ -74,7 +75,7 @@ def training_crops(dataset: Dataset, size: int, count: int, norm: preprocess.Nor
 def export_files(name: str, network: torch.nn.Module, out: Path, input_size: int, train: Dataset,
                  norm: preprocess.Normalisation) -> dict[str, object]:
     """Write the state dict, and for ONNX-served detectors the ONNX and int8 files; return card facts."""
-    _, suffix, _ = ARCHITECTURES[name]
+    suffix = WEIGHTS_SUFFIX[name]
     state = out / f"{name}.pt"
     torch.save(network.state_dict(), state)
     facts: dict[str, object] = {"torch_state_dict": {"file": state.name, "sha256": sha256_file(state)}}
@@ -103,21 +104,24 @@ def source_report(probabilities: np.ndarray, data: Dataset, threshold: float) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=sorted(ARCHITECTURES))
+    parser.add_argument("name", choices=sorted(WEIGHTS_SUFFIX))
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--input-size", type=int)
     parser.add_argument("--install", action="store_true", help="copy the result into src/aidetect/models")
     args = parser.parse_args(argv)
-    architecture, suffix, default_size = ARCHITECTURES[args.name]
-    input_size = args.input_size or default_size
+    suffix = WEIGHTS_SUFFIX[args.name]
     roles = read_roles(args.work / "splits.csv")
     history = json.loads((args.work / "history.json").read_text())
     config = json.loads((args.work / "config.json").read_text())
+    input_size = args.input_size or config["augment"]["crop_size"]  # infer at the size it was validated at
+    template = load(args.name)
+    architecture_file = args.work / "architecture.txt"  # train_bundled.py --arch; older runs: the card's
+    architecture = architecture_file.read_text().strip() if architecture_file.exists() else template.card_.architecture
     out = args.work / "bundle"
     out.mkdir(exist_ok=True)
 
-    template = load(args.name)
-    network = template.build_network(pretrained=False)
+    network = (build_efficientnet_lite(architecture, pretrained=False) if args.name == "efficientnet"
+               else template.build_network(pretrained=False))
     network.load_state_dict(torch.load(args.work / "best.pt", map_location="cpu", weights_only=True))
     network.eval()
     norm = preprocess.Normalisation(tuple(config["normalisation"]["mean"]), tuple(config["normalisation"]["std"]))

@@ -13,8 +13,10 @@ How the bundled ``efficientnet`` and ``cnn`` weights are made (stage 1: the netw
 * Augmentation: random rescaling 0.25x-2x with six filters, a simulated social-media pipeline,
   random JPEG, crops, flips, colour jitter (``aidetect.training.augment``).
 
-Writes ``splits.csv`` (path, label, source, role), ``best.pt``/``last.pt`` and ``history.json``
-to ``--work``. Stage 2 (calibration, ONNX, int8, model card) is ``benchmarks/bundle_trained.py``.
+Writes ``splits.csv`` (path, label, source, role), ``architecture.txt``, ``best.pt``/``last.pt``
+and ``history.json`` to ``--work``. ``--arch efficientnet-lite1 --crop-size 224`` trains another
+candidate with the same data, sampling and augmentation (``select_efficientnet.py`` compares them).
+Stage 2 (calibration, ONNX, int8, model card) is ``benchmarks/bundle_trained.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 
 from aidetect import load
 from aidetect.datasets import Dataset, concat_datasets, hold_out_sources, load_dataset
+from aidetect.detectors.architectures import EFFICIENTNET_LITE_VARIANTS, build_efficientnet_lite
 from aidetect.training.augment import AugmentConfig
 from aidetect.training.loop import TrainConfig, train
 
@@ -76,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", type=Path)
+    parser.add_argument("--arch", choices=EFFICIENTNET_LITE_VARIANTS,
+                        help="efficientnet only: the EfficientNet-Lite size (default: the bundled card's)")
+    parser.add_argument("--crop-size", type=int, help="training and validation crop size (default: the recipe's)")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
     datasets = [load_dataset(path) for path in (args.data or DEFAULT_DATA)]
@@ -91,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         epochs=recipe["epochs"] if args.epochs is None else args.epochs, batch_size=32, lr=recipe["lr"],
         weight_decay=recipe["weight_decay"], balance="source", seed=args.seed, num_workers=1,
         threads=args.threads, patience=3,
-        augment=AugmentConfig(crop_size=recipe["crop_size"]),
+        augment=AugmentConfig(crop_size=args.crop_size or recipe["crop_size"]),
     )
     torch.manual_seed(args.seed)
-    network = load(args.name).build_network()
+    network = build_efficientnet_lite(args.arch) if args.arch else load(args.name).build_network()
+    (args.work / "architecture.txt").write_text(args.arch or load(args.name).card_.architecture)
     result = train(network, roles["train"], val, config, args.work, resume=args.resume)
     print(f"best epoch {result.best_epoch + 1}, score {result.best_score:.4f}, {result.seconds:.0f}s", flush=True)
     return 0

