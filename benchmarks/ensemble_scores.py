@@ -34,8 +34,11 @@ class MemberScores:
         return normalise_format(image) if normalised else image
 
     def _file(self, name: str, normalised: bool) -> Path:
-        version = (member_version(self.members[name]).get("sha256") or "unversioned")[:12]
-        return self.folder / f"{name}-{version}{'-normalised' if normalised else ''}.json"
+        version = member_version(self.members[name])
+        tag = (version.get("sha256") or "unversioned")[:12]
+        if policy := version.get("crop_policy"):  # the same weights judged on other crops give other scores
+            tag += f"-{policy['input_size']}x{policy['max_tiles_per_side']}"
+        return self.folder / f"{name}-{tag}{'-normalised' if normalised else ''}.json"
 
     def raw(self, name: str, dataset: Dataset, *, normalised: bool = False) -> np.ndarray:
         file = self._file(name, normalised)

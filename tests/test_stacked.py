@@ -200,3 +200,14 @@ def test_a_member_without_a_decision_rule_is_a_typed_refusal(members: Any, tmp_p
                          {"method": "sigmoid"})
     with pytest.raises(DetectorError, match="offers no decision_rule"):
         StackedEnsembleDetector(model.write(tmp_path / "stacked.json")).predict(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_member_version_tells_apart_the_same_weights_judged_on_other_crops() -> None:
+    """An input-size change in a card changes a member's logits without touching its weights file."""
+    from aidetect.stacking import member_version
+
+    bundled = aidetect.load("efficientnet")
+    resized = aidetect.load("efficientnet")
+    resized.adopt_card(resized.card_.replace(input_size=resized.card_.input_size + 32))
+    assert member_version(bundled)["sha256"] == member_version(resized)["sha256"]
+    assert member_version(bundled) != member_version(resized)

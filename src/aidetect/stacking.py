@@ -112,11 +112,17 @@ class StackedModel:
 
 
 def member_version(detector: Any) -> dict[str, Any]:
-    """What identifies a member's trained state: its weights' sha256 (and the CLIP encoder's)."""
+    """What identifies a member's raw scores: its weights' sha256 (and the CLIP encoder's) and its crop policy.
+
+    The crop policy counts because the same weights judged on other crops give other logits (a card
+    may change its input size without touching the weights file).
+    """
     card = getattr(detector, "card_", None)
     version: dict[str, Any] = {}
     if card is not None and hasattr(card, "sha256"):
         version["sha256"] = card.sha256
+        if hasattr(card, "input_size"):
+            version["crop_policy"] = {"input_size": card.input_size, "max_tiles_per_side": card.max_tiles_per_side}
         encoder = card.info.get("encoder", {}).get("sha256") if hasattr(card, "info") else None
         if encoder:
             version["encoder_sha256"] = encoder
