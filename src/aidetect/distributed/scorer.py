@@ -11,7 +11,7 @@ file, and only failures of the run itself (weights, configuration) raise.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from aidetect.detector import Detector
 from aidetect.scan import ready_detector, score_sources
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow
 
-DetectorSpec = Union[str, Callable[[], Detector]]
+DetectorSpec = str | Callable[[], Detector]
 """A registered detector's name, or a picklable function that builds one (a detector no plugin registers on the
 workers: Ray pickles the function, so its module must be importable there)."""
 
