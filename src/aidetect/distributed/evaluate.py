@@ -52,7 +52,7 @@ def evaluate(
     jobs = [make_job(*_parse_spec(spec), batch_size, concurrency, num_cpus_per_worker, retries, ray_remote_args)
             for spec in specs]
     connect(ray_address)
-    names = _unique([job.detector for job in jobs])
+    names = _unique([job.name for job in jobs])
     results: dict[str, dict[str, ConditionResult]] = {}
     errors: list[EvaluationError] = []
     for name, job in zip(names, jobs, strict=True):
@@ -91,7 +91,7 @@ def _score(dataset: Dataset, job: RayJob, progress: bool) -> dict[str, dict[str,
             rows.update((record["path"], record) for record in batch.to_pylist())
 
     crashed = judge(files, job, collect, lambda: set(rows), progress)
-    rows.update((result.path, row(result)) for result in crash_rows(crashed, job.detector))
+    rows.update((result.path, row(result)) for result in crash_rows(crashed, job.name))
     return rows
 
 
