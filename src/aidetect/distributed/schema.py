@@ -33,7 +33,8 @@ def arrow_schema() -> pyarrow.Schema:
     import pyarrow as pa
 
     text, number = pa.string(), pa.float64()
-    types = {"score": number, "threshold": number, "crop_scores": pa.list_(number)}
+    # "element": the item name Parquet gives a list on disk, so a table read back has this very schema.
+    types = {"score": number, "threshold": number, "crop_scores": pa.list_(pa.field("element", number))}
     return pa.schema([pa.field(name, types.get(name, text), nullable=name not in ("path", "detector"))
                       for name in COLUMNS])
 
