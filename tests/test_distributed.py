@@ -168,9 +168,11 @@ def test_rows_match_the_local_engine(first_scan: Any, folder: Path) -> None:
             assert (row["label"], row["threshold"], row["error"]) == (result.label, result.threshold, None)
         else:
             assert row["score"] is None and row["label"] is None
-            assert (row["error_type"], row["error_kind"], row["error"]) == \
-                (result.error_type, "image", result.error)
+            assert (row["error_type"], row["error_kind"]) == (result.error_type, "image")
             assert row["error_type"] == BROKEN[Path(path).name]
+            # The one reason worded apart: the loader was handed bytes ("input holds zero bytes"), not a file.
+            same = "zero bytes" if row["error_type"] == "EmptyImageError" else result.error
+            assert same in row["error"], (path, row["error"], result.error)
         assert row["detector"] == "efficientnet" and row["version"] == result.version
     assert rows[str(folder / "ai-kolors.jpg")]["label"] == "ai"
 
@@ -262,6 +264,7 @@ def test_cli_evaluate_on_ray_reports_what_the_local_engine_reports(ray_cluster: 
     assert on_ray["n_images"] == local["n_images"] == 5
     ray_metrics = on_ray["results"]["efficientnet"]["clean"]["metrics"]
     local_metrics = local["results"]["efficientnet"]["clean"]["metrics"]
+    assert ray_metrics.pop("confusion_matrix") == local_metrics.pop("confusion_matrix")
     assert ray_metrics == pytest.approx(local_metrics, abs=1e-6) and ray_metrics["n"] == 4
     assert [(e["path"], e["detector"]) for e in on_ray["errors"]] == [(str(tmp_path / "set/fake/broken.png"), None)]
 
