@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from aidetect.scan import ScanSummary, count_inputs, scan
 
     if args.engine == "ray":
-        return run_scan(args)
+        return EXIT_DETECTOR_FAILED if run_scan(args, detector_options(args)) else EXIT_OK
     args.format = local_format(args.format)
     results = scan(args.paths, args.detector, options=detector_options(args), recursive=args.recursive,
                    workers=args.workers, batch_size=args.batch_size)

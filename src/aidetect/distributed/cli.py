@@ -39,9 +39,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, resumable: bool = F
                                 "that holds rows")
 
 
-def run_scan(args: argparse.Namespace) -> int:
-    """``aidetect scan --engine ray``: rows into ``--output DIR``, a summary on stderr, the local exit codes."""
-    from aidetect.cli.scan import EXIT_DETECTOR_FAILED, detector_options
+def run_scan(args: argparse.Namespace, options: dict[str, Any]) -> bool:
+    """``aidetect scan --engine ray``: rows into ``--output DIR`` and a summary on stderr; whether the detector
+    failed on some files (the local engine's exit status 3)."""
     from aidetect.distributed.pipeline import scan
     from aidetect.distributed.schema import read_rows
 
@@ -53,7 +53,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if output_format not in RAY_FORMATS:
         raise DistributedError(f"--engine ray writes {' or '.join(RAY_FORMATS)}, not {args.format}")
     report = scan(args.paths, args.detector, output=args.output, output_format=output_format,
-                  options=detector_options(args), recursive=args.recursive, batch_size=args.batch_size,
+                  options=options, recursive=args.recursive, batch_size=args.batch_size,
                   concurrency=args.concurrency, num_cpus_per_worker=args.cpus_per_worker, resume=args.resume,
                   ray_address=args.address, progress=bool(args.progress))
     say(f"scanned {report}")
@@ -62,7 +62,7 @@ def run_scan(args: argparse.Namespace) -> int:
         f"files, {kinds['detector']} detector failures")
     for path in report.crashed:
         say(f"worker kept dying on {path}")
-    return EXIT_DETECTOR_FAILED if kinds["detector"] else EXIT_OK
+    return kinds["detector"] > 0
 
 
 def local_format(requested: str | None) -> str:

@@ -7,7 +7,7 @@ file, in order:
 1. it cannot be decoded or judged: an error row (``error_kind`` ``"image"``
    or ``"detector"``), as in the local engine; the job goes on;
 2. its actor dies (out of memory, a crash in native code): Ray restarts the
-   actor and retries the batch, up to ``retries`` times each;
+   actor (always) and retries the batch, up to ``retries`` times;
 3. its batch still fails: Ray drops that block and the job goes on; files
    without a row at the end are judged again one per batch, so one file that
    kills its worker cannot take its batch with it;
@@ -54,7 +54,7 @@ class RayJob:
     """Actors in the pool; None: one per ``num_cpus_per_worker`` CPUs of the cluster."""
     num_cpus_per_worker: float = 1.0
     retries: int = 3
-    """Restarts of a dead actor and retries of its batch (Ray's ``max_restarts`` and ``max_task_retries``)."""
+    """Retries of a batch whose actor died (Ray's ``max_task_retries``); a dead actor is always restarted."""
     ray_remote_args: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,10 +79,11 @@ def results_dataset(files: Sequence[str], job: RayJob) -> Any:
         raise ScanPathError("one distributed scan reads from one file system: local paths or one kind of URI")
     # Reading is I/O: no CPU reserved, so the read tasks run beside a pool that holds every core.
     read = ray.data.read_binary_files(list(files), include_paths=True, num_cpus=0)
-    # Ray Data's default is to restart actors and retry their batches forever: a file that kills its worker
-    # every time would never let the job end. Ray 2.51+ calls these keywords deprecated (removed in 2.64, hence
-    # the extra's upper bound) but offers no other way to bound them.
-    remote_args = {"max_restarts": job.retries, "max_task_retries": job.retries, **job.ray_remote_args}
+    # Ray Data's default is to retry a batch whose actor died forever: a file that kills its worker every time
+    # would never let the job end, so retries are bounded. Restarts are not: with a bound, the pool would run
+    # out of actors after a few killer files and every later batch would fail with them. Ray 2.51+ calls these
+    # keywords deprecated (removed in 2.64, hence the extra's upper bound) but offers no other way to set them.
+    remote_args = {"max_restarts": -1, "max_task_retries": job.retries, **job.ray_remote_args}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
         return read.map_batches(
