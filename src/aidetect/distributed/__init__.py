@@ -12,17 +12,31 @@ local engine's metrics and `aidetect.evaluation.EvaluationReport`.
 
 One module per part: `inputs` (paths and globs to a file list), `schema`
 (the row columns and their Arrow types, reading what an output holds),
-`scorer` (the actor), `runtime` (importing Ray, connecting, retries),
+`scorer` (the actor), `runtime` (importing Ray, connecting, failures),
 `pipeline` (`scan`), `evaluate` (`evaluate`), `cli` (``--engine ray``).
-Nothing here imports Ray or pyarrow until a function runs, so
-``import aidetect.distributed`` is cheap and works without the extra.
+Importing this package imports none of them (the names below load on first
+use), and none imports Ray or pyarrow until a function runs, so the
+``aidetect`` command's options cost nothing without the extra.
 """
 
 from __future__ import annotations
 
-from aidetect.distributed.evaluate import evaluate
-from aidetect.distributed.pipeline import DistributedScan, scan
-from aidetect.distributed.schema import COLUMNS, arrow_schema
-from aidetect.distributed.scorer import ScoreBatch
+import importlib
+from typing import Any
+
+_HOMES = {
+    "scan": "pipeline", "DistributedScan": "pipeline", "evaluate": "evaluate", "ScoreBatch": "scorer",
+    "COLUMNS": "schema", "arrow_schema": "schema",
+}
+"""Public name -> the submodule that defines it."""
 
 __all__ = ["COLUMNS", "DistributedScan", "ScoreBatch", "arrow_schema", "evaluate", "scan"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    # Bound here for good: importing the submodule `evaluate` set this package's attribute of that name to it.
+    globals()[name] = value
+    return value
