@@ -299,7 +299,7 @@ def test_a_file_that_keeps_killing_its_worker_gets_a_crash_row(ray_cluster: Any,
         write_image(images / f"c{index}.png", BRIGHT if index % 2 else DARK)
     killer = images / "c1.png"
     killer.write_bytes(killer.read_bytes() + CRASH_MARK.encode())  # trailing bytes: the PNG still decodes
-    report = scan(images, crashing_detector, output=tmp_path / "rows", batch_size=2, concurrency=1, retries=0)
+    report = scan(images, crashing_detector, output=tmp_path / "rows", batch_size=2, concurrency=1, retries=1)
     rows = {Path(row["path"]).name: row for row in parquet_rows(report.output)}
     assert report.crashed == [str(killer)] and sorted(rows) == ["c0.png", "c1.png", "c2.png", "c3.png"]
     assert (rows["c1.png"]["error_type"], rows["c1.png"]["error_kind"]) == ("WorkerCrashed", "detector")

@@ -56,6 +56,9 @@ class RayJob:
     retries: int = 3
     """Retries of a batch whose actor died (Ray's ``max_task_retries``); a dead actor is always restarted."""
     ray_remote_args: dict[str, Any] = field(default_factory=dict)
+    isolating: bool = False
+    """The retry pass: one file per batch and one batch in flight per actor, so that when a file kills its actor
+    no other file is waiting on it (tasks queued on a dying actor can run out of retries while it restarts)."""
 
     @property
     def name(self) -> str:
@@ -91,7 +94,8 @@ def results_dataset(files: Sequence[str], job: RayJob) -> Any:
             fn_constructor_kwargs={"detector": job.detector, "options": job.options, "scheme": schemes.pop()},
             batch_size=job.batch_size,
             batch_format="numpy",
-            compute=ActorPoolStrategy(size=job.pool_size(ray)),
+            compute=ActorPoolStrategy(size=job.pool_size(ray), **({"max_tasks_in_flight_per_actor": 1}
+                                                                   if job.isolating else {})),
             num_cpus=job.num_cpus_per_worker,
             **remote_args,
         )
@@ -192,10 +196,12 @@ def make_job(detector: DetectorSpec, options: dict[str, Any] | None, batch_size:
 
 def _writer(location: str, output_format: str) -> Callable[[Any], None]:
     def write(dataset: Any) -> None:
+        # Writing is I/O too: no CPU reserved, so writes never wait behind actors that hold every core (an actor
+        # Ray restarts just as its pass ends can keep its CPU until the Ray instance stops).
         if output_format == "parquet":
-            dataset.write_parquet(location)
+            dataset.write_parquet(location, ray_remote_args={"num_cpus": 0})
         else:
-            dataset.write_json(location)
+            dataset.write_json(location, ray_remote_args={"num_cpus": 0})
 
     return write
 
@@ -211,7 +217,7 @@ def judge(files: Sequence[str], job: RayJob, consume: Callable[[Any], None], don
         finished = done()
         missing = [file for file in files if file not in finished]
         if missing:
-            _run(consume, results_dataset(missing, replace(job, batch_size=1)))
+            _run(consume, results_dataset(missing, replace(job, batch_size=1, isolating=True)))
             finished = done()
             missing = [file for file in missing if file not in finished]
     return missing
