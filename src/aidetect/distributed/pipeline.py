@@ -94,8 +94,8 @@ def results_dataset(files: Sequence[str], job: RayJob) -> Any:
             fn_constructor_kwargs={"detector": job.detector, "options": job.options, "scheme": schemes.pop()},
             batch_size=job.batch_size,
             batch_format="numpy",
-            compute=ActorPoolStrategy(size=job.pool_size(ray), **({"max_tasks_in_flight_per_actor": 1}
-                                                                   if job.isolating else {})),
+            compute=ActorPoolStrategy(size=job.pool_size(ray),
+                                      max_tasks_in_flight_per_actor=1 if job.isolating else None),
             num_cpus=job.num_cpus_per_worker,
             **remote_args,
         )
