@@ -10,8 +10,9 @@ leave-one-generator-out table (bench_logo.py), the fuzzing of the loader and
 detectors (fuzz_loader.py), the long-scan memory soak (soak_scan.py), the
 provenance reader (bench_provenance.py), the serving benchmark (bench_serve.py),
 the photoreal/robustness benchmark (bench_photoreal.py), the fitted-ensemble
-variants (fit_ensemble.py) and the explanation benchmark (bench_explain.py), in
-that order, under one header. A missing part is named as missing rather than silently left out.
+variants (fit_ensemble.py), the explanation benchmark (bench_explain.py) and the
+Ray engine against the local pool (bench_ray.py), in that order, under one header.
+A missing part is named as missing rather than silently left out.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ PARTS = (
     ("bench_photoreal.py", "photoreal.md"),
     ("fit_ensemble.py", "ensemble.md"),
     ("bench_explain.py", "explain.md"),
+    ("bench_ray.py", "ray.md"),
 )
 
 

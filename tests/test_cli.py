@@ -92,7 +92,7 @@ def test_scan_json_lines(capsys, image_dir: Path) -> None:
     labels = {Path(row["path"]).name: row["label"] for row in rows}
     assert labels == {"bright-1.png": "ai", "bright-2.jpg": "ai", "dark-1.png": "real", "dark-2.png": "real"}
     assert set(rows[0]) == {"path", "score", "label", "threshold", "detector", "crop_scores", "error", "error_type",
-                            "error_kind", "evidence"}
+                            "error_kind", "evidence", "version"}
     assert "scanned 4 images: 2 ai, 2 real, 0 uncertain, 0 errors" in err
 
 

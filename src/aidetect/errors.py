@@ -103,3 +103,8 @@ class DatasetError(AidetectError, ValueError):
 
 class PluginError(AidetectError):
     """A plugin failed to import or to register its detectors."""
+
+
+class DistributedError(AidetectError):
+    """A distributed scan (`aidetect.distributed`) cannot run: no Ray cluster, an output it must not overwrite,
+    or a Ray job that failed for a reason other than a file."""

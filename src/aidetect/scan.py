@@ -35,7 +35,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,9 @@ class ScanResult:
             kind = IMAGE_ERROR if self.error_type in _image_error_names() else DETECTOR_ERROR
             object.__setattr__(self, "error_kind", kind)
     evidence: tuple[Evidence, ...] = ()
+    version: str | None = None
+    """What judged the file: the aidetect version, ``+`` the first 12 hex digits of the weights' sha256
+    when the detector has a model card (`detector_version`)."""
 
     @property
     def ok(self) -> bool:
@@ -215,7 +218,7 @@ def scan(
     """
     roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     _check_paths(roots)
-    _check_detector(detector_name)
+    check_detector(detector_name)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     workers = (os.cpu_count() or 1) if workers is None else workers
@@ -241,7 +244,7 @@ def _check_paths(roots: Sequence[Path]) -> None:
         raise ScanPathError(f"no such file or folder: {', '.join(missing)}")
 
 
-def _check_detector(name: str) -> None:
+def check_detector(name: str) -> None:
     """Fail before any work for an unknown name or missing packages (cheap: no import of the backend)."""
     from aidetect.errors import MissingDependencyError
 
@@ -304,17 +307,39 @@ def score_files(detector: Detector, paths: Sequence[str]) -> list[ScanResult]:
     other exception from the batch is retried file by file so that it is
     pinned on the file that caused it.
     """
+    return score_sources(detector, [(path, path) for path in paths])
+
+
+def score_sources(detector: Detector, items: Sequence[tuple[str, Any]]) -> list[ScanResult]:
+    """`score_files` for ``(path, source)`` pairs whose source is already in memory (e.g. the file's bytes).
+
+    The row says ``path``; the detector loads ``source``. `aidetect.distributed`
+    hands over the bytes Ray read, so both engines build their rows here.
+    """
     name = str(getattr(detector, "name", type(detector).__name__))
     loader = getattr(detector, "load", None) or _default_loader
     arrays: dict[str, Any] = {}
     failed: dict[str, ScanResult] = {}
-    for path in paths:
+    for path, source in items:
         try:
-            arrays[path] = loader(path)
+            arrays[path] = loader(source)
         except ImageError as exc:
             failed[path] = ScanResult.from_error(path, name, exc)
     scored = _predict_isolating_failures(detector, name, arrays)
-    return [failed.get(path) or scored[path] for path in paths]
+    version = detector_version(detector)
+    return [replace(failed.get(path) or scored[path], version=version) for path, _ in items]
+
+
+def detector_version(detector: Detector) -> str:
+    """``aidetect.__version__``, plus ``+`` and 12 hex digits of the weights' sha256 when the detector has a card."""
+    from aidetect import __version__
+
+    try:
+        card = getattr(detector, "card_", None)
+    except AidetectError:  # not fitted, or no weights: the version alone
+        card = None
+    sha256 = getattr(card, "sha256", None)
+    return f"{__version__}+{sha256[:12]}" if isinstance(sha256, str) and sha256 else __version__
 
 
 def _default_loader(path: str) -> Any:

@@ -20,6 +20,7 @@ from aidetect.cli._common import (
     progress_bar,
     say,
 )
+from aidetect.distributed.cli import add_engine_arguments, run_evaluate
 from aidetect.errors import DatasetError, DetectorError
 from aidetect.explain import cli as explain_cli
 from aidetect.registry import DEFAULT_DETECTOR
@@ -75,6 +76,7 @@ def add_parser(subcommands: Subcommands) -> argparse.ArgumentParser:
                         help="what to print on stdout")
     explain_cli.add_evaluate_arguments(parser)
     add_progress_argument(parser)
+    add_engine_arguments(parser)
     return parser
 
 
@@ -90,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from aidetect.datasets import load_dataset
     from aidetect.evaluation import condition_names, evaluate
 
+    if args.engine == "ray":
+        return run_evaluate(args, REPORT_FORMATS[args.format])
     explain_cli.check_evaluate_arguments(args)
     specs = args.detector or [DEFAULT_DETECTOR]
     dataset = load_dataset(dataset_location(args.dataset), split=args.split)

@@ -22,6 +22,7 @@ from aidetect.cli._common import (
     progress_bar,
     say,
 )
+from aidetect.distributed.cli import RAY_FORMATS, add_engine_arguments, local_format, run_scan
 from aidetect.errors import DetectorError
 from aidetect.registry import DEFAULT_DETECTOR
 
@@ -66,16 +67,19 @@ def add_parser(subcommands: Subcommands) -> argparse.ArgumentParser:
         "scan", help="judge image files and folders, streaming the results")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument("-d", "--detector", default=DEFAULT_DETECTOR, help="detector name (see 'aidetect list')")
-    parser.add_argument("-f", "--format", choices=SCAN_FORMATS, default="table", help="output format")
+    parser.add_argument("-f", "--format", choices=(*SCAN_FORMATS, *RAY_FORMATS), default=None,
+                        help="output format (default: table; --engine ray: parquet)")
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     parser.add_argument("-w", "--workers", type=positive_int, default=None,
                         help="worker processes (default: one per CPU core)")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="files per batch (default: 16)")
-    parser.add_argument("--output", type=Path, metavar="FILE", help="write results to FILE instead of stdout")
+    parser.add_argument("--output", type=Path, metavar="FILE",
+                        help="write results to FILE instead of stdout (--engine ray: the folder of row files)")
     add_decision_arguments(parser)
     parser.add_argument("--weights", help="weights file (with its .json model card beside it)")
     add_option_argument(parser)
     add_progress_argument(parser)
+    add_engine_arguments(parser, resumable=True)
     return parser
 
 
@@ -138,6 +142,9 @@ EXIT_DETECTOR_FAILED = 3
 def run(args: argparse.Namespace) -> int:
     from aidetect.scan import ScanSummary, count_inputs, scan
 
+    if args.engine == "ray":
+        return EXIT_DETECTOR_FAILED if run_scan(args, detector_options(args)) else EXIT_OK
+    args.format = local_format(args.format)
     results = scan(args.paths, args.detector, options=detector_options(args), recursive=args.recursive,
                    workers=args.workers, batch_size=args.batch_size)
     header, row = SCAN_FORMATS[args.format]
