@@ -47,7 +47,7 @@ def test_a_missing_weights_package_names_what_to_install(monkeypatch):
 def test_a_lite1_model_round_trips_through_its_card(tmp_path: Path):
     """The card's architecture decides what `torch_module` rebuilds from the saved state dict."""
     torch.manual_seed(0)
-    network = build_efficientnet_lite("efficientnet-lite1").eval()
+    network = build_efficientnet_lite("efficientnet-lite1", pretrained=False).eval()
     card = load("efficientnet").card_.replace(architecture="efficientnet-lite1", input_size=96)
     saved = EfficientNetDetector.from_trained(network, card, threads=1).save(tmp_path / "lite1.onnx")
 
