@@ -22,6 +22,7 @@ from aidetect.distributed.schema import row
 from aidetect.evaluation.conditions import CLEAN
 from aidetect.evaluation.report import EvaluationReport
 from aidetect.evaluation.results import ConditionResult, EvaluationError, ScoredImages, condition_result
+from aidetect.evaluation.runner import unique_names
 from aidetect.registry import DEFAULT_DETECTOR
 from aidetect.scan import IMAGE_ERROR
 
@@ -52,7 +53,7 @@ def evaluate(
     jobs = [make_job(*_parse_spec(spec), batch_size, concurrency, num_cpus_per_worker, retries, ray_remote_args)
             for spec in specs]
     connect(ray_address)
-    names = _unique([job.name for job in jobs])
+    names = unique_names([job.name for job in jobs])
     results: dict[str, dict[str, ConditionResult]] = {}
     errors: list[EvaluationError] = []
     for name, job in zip(names, jobs, strict=True):
@@ -67,18 +68,6 @@ def evaluate(
 def _parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     name, _, weights = spec.partition("=")
     return name, ({"weights": str(Path(weights).resolve())} if weights else {})
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Names numbered when two share one, as the local evaluation does (``efficientnet``, ``efficientnet#2``)."""
-    unique: list[str] = []
-    for base in names:
-        name, count = base, 1
-        while name in unique:
-            count += 1
-            name = f"{base}#{count}"
-        unique.append(name)
-    return unique
 
 
 def _score(dataset: Dataset, job: RayJob, progress: bool) -> dict[str, dict[str, Any]]:

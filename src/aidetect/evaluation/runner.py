@@ -14,15 +14,19 @@ from aidetect.evaluation.scoring import detector_name, score_dataset
 
 def _unique_names(detectors: Sequence[Detector]) -> list[str]:
     """Detector names, numbered when two share one (e.g. the same model at two thresholds)."""
-    names: list[str] = []
-    for detector in detectors:
-        base = detector_name(detector)
+    return unique_names([detector_name(detector) for detector in detectors])
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats numbered: ``efficientnet``, ``efficientnet#2``, ..."""
+    unique: list[str] = []
+    for base in names:
         name, count = base, 1
-        while name in names:
+        while name in unique:
             count += 1
             name = f"{base}#{count}"
-        names.append(name)
-    return names
+        unique.append(name)
+    return unique
 
 
 def evaluate(
