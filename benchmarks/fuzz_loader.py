@@ -36,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from bench_accuracy import write_outputs
 
 HERE = Path(__file__).resolve().parent
 TARGETS = ("load_image", "efficientnet", "cnn", "forensic-svm", "ensemble")
@@ -369,9 +370,7 @@ def main() -> None:
 
     report = {"seed": args.seed, "limit_gb": args.limit_gb, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "targets": results}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "fuzz.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (args.out / "fuzz.md").write_text(markdown(report), encoding="utf-8")
+    write_outputs(args.out, "fuzz", report, markdown(report))
     print(markdown(report))
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_accuracy import write_outputs
 from bundle_trained import read_roles
 
 from aidetect import load
@@ -171,9 +172,7 @@ def write_report(out: Path, candidates: list[dict[str, Any]], decision: dict[str
     lines += ["", f"Chosen: **{decision['chosen'] or f'none at {SPEED_FLOOR:.0f} img/s/core'}** (rule: the best "
               f"validation score through the inference path among candidates at >= {SPEED_FLOOR:.0f} img/s/core; a "
               f"candidate more than {1 - SAME_SPEED:.0%} slower than another must beat it by more than {TIE})."]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "select_efficientnet.md").write_text("\n".join(lines) + "\n")
-    (out / "select_efficientnet.json").write_text(json.dumps({"candidates": candidates, **decision}, indent=2) + "\n")
+    write_outputs(out, "select_efficientnet", {"candidates": candidates, **decision}, "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

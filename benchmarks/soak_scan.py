@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_accuracy import write_outputs
 
 HERE = Path(__file__).resolve().parent
 
@@ -141,9 +142,7 @@ def main() -> None:
     report = {"files": args.files, "workers": args.workers, "detector": args.detector, "interval": args.interval,
               "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "flatness": flatness(run["samples"], args.files), "run": run}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "soak.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (args.out / "soak.md").write_text(markdown(report), encoding="utf-8")
+    write_outputs(args.out, "soak", report, markdown(report))
     print(markdown(report))
 
 
